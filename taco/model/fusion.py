@@ -1,0 +1,35 @@
+"""Multi-modal fusion module f_theta_m (paper 3.1) and the later-stage score w . z_cls (Eq. 5)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from taco.model.layers import SelfAttentionStack
+
+
+class FusionModule(nn.Module):
+    """Self-attention over [text tokens; video tokens] with token-type and absolute position embeddings.
+
+    Text comes first, so output 0 is the text's [CLS]: its projection by ``w`` (a Linear d -> 1)
+    is the later-stage alignment score of the pair.
+    """
+
+    def __init__(self, hidden: int, num_layers: int, num_heads: int, ffn_multiplier: int,
+                 dropout: float, max_positions: int):
+        super().__init__()
+        self.token_type = nn.Embedding(2, hidden)
+        self.position = nn.Embedding(max_positions, hidden)
+        self.norm = nn.LayerNorm(hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = SelfAttentionStack(hidden, num_layers, num_heads, ffn_multiplier, dropout)
+        self.score = nn.Linear(hidden, 1)
+
+    def forward(self, text: torch.Tensor, text_mask: torch.Tensor,
+                video: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
+        """Paired (P, n, d) text and (P, m, d) video tokens -> (P,) later-stage scores."""
+        tokens = torch.cat([text + self.token_type.weight[0], video + self.token_type.weight[1]], dim=1)
+        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        tokens = self.dropout(self.norm(tokens + self.position(positions)))
+        mask = torch.cat([text_mask, video_mask], dim=1)
+        out = self.layers(tokens, mask)
+        return self.score(out[:, 0]).squeeze(-1)

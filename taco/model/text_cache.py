@@ -1,0 +1,122 @@
+"""On-disk cache of frozen text-encoder features, keyed by model weights and caption.
+
+The folder name is a digest of the text model's files (config, vocabulary and the full weight
+bytes) and the token limit; rows are keyed by a digest of the caption. A changed model or limit
+therefore lands in a new folder, and a caption is never served features of another text.
+Shards are written atomically, so parallel jobs can share a cache.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from taco.model.text_encoder import resolve_text_model
+
+
+@functools.lru_cache(maxsize=8)
+def model_digest(text_model: str) -> str:
+    path = Path(resolve_text_model(text_model))
+    digest = hashlib.sha1()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+    if not files:
+        digest.update(text_model.encode())
+    for file in files:
+        digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def caption_key(caption: str) -> str:
+    return hashlib.sha1(caption.encode("utf-8")).hexdigest()
+
+
+class TextFeatureCache:
+    def __init__(self, cache_dir: str | Path, text_model: str, max_length: int):
+        self.text_model = text_model
+        key = hashlib.sha1(f"{model_digest(text_model)}:{max_length}".encode()).hexdigest()[:16]
+        self.folder = Path(cache_dir) / "text" / key
+        self.max_length = max_length
+        self._shards: list[np.ndarray] = []
+        self._index: dict[str, tuple[int, int]] = {}
+        self._open_shards()
+
+    def _open_shards(self) -> None:
+        if not self.folder.is_dir():
+            return
+        for meta in sorted(self.folder.glob("shard_*.json")):
+            data = meta.with_suffix(".npy")
+            if not data.is_file():
+                continue
+            keys = json.loads(meta.read_text())
+            shard = len(self._shards)
+            self._shards.append(np.load(data, mmap_mode="r"))
+            for row, k in enumerate(keys):
+                self._index.setdefault(k, (shard, row))
+
+    def __contains__(self, caption: str) -> bool:
+        return caption_key(caption) in self._index
+
+    def add(self, captions: list[str], input_ids: np.ndarray, attention_mask: np.ndarray,
+            batch_size: int = 128, progress: bool = True) -> int:
+        """Encode the captions not yet cached; ``input_ids`` are their padded wordpiece ids. Returns #new."""
+        todo, seen = [], set()
+        for i, caption in enumerate(captions):
+            k = caption_key(caption)
+            if k not in self._index and k not in seen:
+                seen.add(k)
+                todo.append(i)
+        if not todo:
+            return 0
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(resolve_text_model(self.text_model)).eval()
+        chunks = []
+        with torch.no_grad():
+            for start in tqdm(range(0, len(todo), batch_size), desc="text features", disable=not progress):
+                rows = todo[start:start + batch_size]
+                ids = torch.as_tensor(input_ids[rows], dtype=torch.long)
+                mask = torch.as_tensor(attention_mask[rows], dtype=torch.long)
+                hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+                chunks.append((hidden * mask.unsqueeze(-1)).to(torch.float16).numpy())
+        features = np.concatenate(chunks)
+        if features.shape[1] < self.max_length:
+            pad = self.max_length - features.shape[1]
+            features = np.pad(features, ((0, 0), (0, pad), (0, 0)))
+        self._write_shard([caption_key(captions[i]) for i in todo], features)
+        return len(todo)
+
+    def _write_shard(self, keys: list[str], features: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"shard_{uuid.uuid4().hex[:12]}"
+        tmp_data = self.folder / f".{name}.npy.tmp"
+        tmp_meta = self.folder / f".{name}.json.tmp"
+        with open(tmp_data, "wb") as fh:
+            np.save(fh, features)
+        tmp_meta.write_text(json.dumps(keys))
+        os.replace(tmp_data, self.folder / f"{name}.npy")
+        os.replace(tmp_meta, self.folder / f"{name}.json")  # the .json marks the shard complete
+        shard = len(self._shards)
+        self._shards.append(np.load(self.folder / f"{name}.npy", mmap_mode="r"))
+        for row, k in enumerate(keys):
+            self._index.setdefault(k, (shard, row))
+
+    def get(self, captions: list[str], length: int) -> np.ndarray:
+        """(len(captions), length, H) float32 features; every caption must have been added."""
+        out = []
+        for caption in captions:
+            try:
+                shard, row = self._index[caption_key(caption)]
+            except KeyError:
+                raise KeyError(f"caption not in the text cache {self.folder}: {caption[:80]!r}") from None
+            out.append(self._shards[shard][row, :length])
+        return np.asarray(out, dtype=np.float32)
