@@ -1,0 +1,122 @@
+"""Text-video retrieval metrics in both directions: Recall@K, median rank and mean rank.
+
+The paper (section 4.3, "Evaluation metrics") reports Recall@n and Median Rank following UniVL
+and MIL-NCE. Without ties the numbers equal the peers' ``compute_metrics``. Unlike the peers,
+ties are never resolved in the query's favour or counted as extra entries: a positive tied with
+negatives gets the exact expectation of its rank under a uniformly random order of the tied items.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+DEFAULT_KS = (1, 5, 10, 50)
+
+
+def retrieval_metrics(
+    scores: np.ndarray, text_to_video: np.ndarray, ks: Sequence[int] = DEFAULT_KS
+) -> dict[str, float]:
+    """Text-to-video and video-to-text Recall@K (percent), median and mean rank (1-based).
+
+    ``scores`` is (num_texts, num_videos), higher is better; ``text_to_video[i]`` is the index of
+    the one video described by text ``i`` (a video may have several captions). A text query's
+    positive is its video; a video query (every video with at least one caption) has all its
+    captions as positives and is ranked by its best-ranked caption.
+    """
+    scores, text_to_video, ks = _validate(scores, text_to_video, ks)
+    num_texts, num_videos = scores.shape
+    positive_scores = scores[np.arange(num_texts), text_to_video]
+
+    # Text queries: one positive per query.
+    t2v_above = (scores > positive_scores[:, None]).sum(axis=1)
+    t2v_tied = (scores == positive_scores[:, None]).sum(axis=1) - 1
+    t2v = _rank_metrics(t2v_above, t2v_tied, np.ones(num_texts, dtype=np.int64), ks)
+
+    # Video queries: positives are all captions of the video; the best one decides the rank.
+    best_positive = np.full(num_videos, -np.inf)
+    np.maximum.at(best_positive, text_to_video, positive_scores)
+    positives_at_best = np.zeros(num_videos, dtype=np.int64)
+    np.add.at(positives_at_best, text_to_video, positive_scores == best_positive[text_to_video])
+    queried = np.unique(text_to_video)
+    v2t_tied_positives = positives_at_best[queried]
+    v2t_above = (scores > best_positive[None, :]).sum(axis=0)[queried]
+    v2t_tied = (scores == best_positive[None, :]).sum(axis=0)[queried] - v2t_tied_positives
+    v2t = _rank_metrics(v2t_above, v2t_tied, v2t_tied_positives, ks)
+
+    metrics = {f"t2v_{name}": value for name, value in t2v.items()}
+    metrics.update({f"v2t_{name}": value for name, value in v2t.items()})
+    return metrics
+
+
+def _rank_metrics(
+    above: np.ndarray, tied_negatives: np.ndarray, tied_positives: np.ndarray, ks: tuple[int, ...]
+) -> dict[str, float]:
+    """Expected Recall@K, median and mean rank of queries from their tie counts.
+
+    Per query: g = ``above`` negatives strictly above the best positive score, t = ``tied_negatives``
+    negatives and p = ``tied_positives`` positives at that score. The first positive's rank is
+    g + r with P(r > k) = C(t, k) / C(t + p, k); its expectation is g + 1 + t / (p + 1).
+    """
+    g = above.astype(np.float64)
+    t = tied_negatives.astype(np.float64)
+    p = tied_positives.astype(np.float64)
+
+    # survival[k] = P(r > k) = prod_{j<k} (t - j) / (t + p - j); zero once k exceeds t.
+    max_k = max(ks)
+    survival = np.ones((max_k + 1, len(g)))
+    for j in range(max_k):
+        remaining = t - j
+        factor = np.where(remaining > 0, remaining / np.maximum(remaining + p, 1.0), 0.0)
+        survival[j + 1] = survival[j] * factor
+
+    metrics: dict[str, float] = {}
+    query_index = np.arange(len(g))
+    for k in ks:
+        slack = np.maximum(k - above, 0)
+        metrics[f"r{k}"] = float(100.0 * np.mean(1.0 - survival[slack, query_index]))
+    expected_rank = g + 1.0 + t / (p + 1.0)
+    metrics["mr"] = float(np.median(expected_rank))
+    metrics["mean_r"] = float(np.mean(expected_rank))
+    return metrics
+
+
+def _validate(
+    scores: np.ndarray, text_to_video: np.ndarray, ks: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    scores = np.asarray(scores)
+    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] == 0:
+        raise ValueError(f"scores must be a non-empty (num_texts, num_videos) matrix, got shape {scores.shape}")
+    if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(scores.dtype, np.complexfloating):
+        raise ValueError(f"scores must be real numbers, got dtype {scores.dtype}")
+    bad = int(np.count_nonzero(~np.isfinite(scores)))
+    if bad:
+        raise ValueError(f"scores contain {bad} NaN or infinite entries out of {scores.size}")
+    text_to_video = np.asarray(text_to_video)
+    if text_to_video.shape != (scores.shape[0],):
+        raise ValueError(
+            f"text_to_video must have one entry per text ({scores.shape[0]}), got shape {text_to_video.shape}"
+        )
+    if not np.issubdtype(text_to_video.dtype, np.integer):
+        raise ValueError(f"text_to_video must hold integer video indices, got dtype {text_to_video.dtype}")
+    out_of_range = np.flatnonzero((text_to_video < 0) | (text_to_video >= scores.shape[1]))
+    if out_of_range.size:
+        i = int(out_of_range[0])
+        raise ValueError(
+            f"text_to_video[{i}] = {int(text_to_video[i])} is not a video index in [0, {scores.shape[1]})"
+        )
+    ks = tuple(ks)
+    if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks):
+        raise ValueError(f"ks must be positive integers, got {ks}")
+    return scores, text_to_video.astype(np.int64), tuple(int(k) for k in ks)
+
+
+def summarize_over_seeds(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1) of a metric over seeds; std is 0.0 for one seed."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"summarize_over_seeds needs a non-empty list of numbers, got {values.size} values")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"summarize_over_seeds got non-finite values: {values.tolist()}")
+    std = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+    return float(np.mean(values)), std
