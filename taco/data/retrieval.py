@@ -1,0 +1,112 @@
+"""A retrieval dataset ready for the trainer: splits, unique video segments, text tables, batches."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from taco.config import RunConfig
+from taco.data.loaders import load_clips
+from taco.data.records import Clip
+from taco.data.splits import hold_out_validation
+from taco.features.store import FeatureStore, pad_batch
+from taco.model.text_cache import TextFeatureCache
+from taco.text.prepare import TextTable, prepare_text
+
+
+@dataclass
+class RetrievalSplit:
+    """Captions (one per row) and the distinct video segments they describe."""
+
+    clips: list[Clip]
+    segments: list[tuple[str, float, float]]
+    text_to_segment: np.ndarray
+    text: TextTable
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+
+def index_segments(clips: list[Clip]) -> tuple[list[tuple[str, float, float]], np.ndarray]:
+    """Distinct (video, start, end) segments in first-appearance order and each caption's segment index."""
+    order: dict[tuple[str, float, float], int] = {}
+    index = np.array([order.setdefault(c.segment, len(order)) for c in clips], dtype=np.int64)
+    return list(order), index
+
+
+def subsample_segments(clips: list[Clip], max_segments: int, seed: int) -> list[Clip]:
+    """Keep the captions of at most ``max_segments`` segments, chosen with a seeded draw."""
+    segments, _ = index_segments(clips)
+    if len(segments) <= max_segments:
+        return clips
+    keep = set(random.Random(seed).sample(segments, max_segments))
+    return [c for c in clips if c.segment in keep]
+
+
+def split_clips(cfg: RunConfig) -> dict[str, list[Clip]]:
+    """Train/val/test clips of the configured dataset; validation held out of training when absent."""
+    options = {"split": cfg.data.split} if cfg.data.dataset == "msrvtt" else {}
+    clips = load_clips(cfg.data.dataset, Path(cfg.data.root), **options)
+    if not any(c.split == "val" for c in clips):
+        clips = hold_out_validation(clips, cfg.data.val_fraction, seed=0)
+    by_split = {name: [c for c in clips if c.split == name] for name in ("train", "val", "test")}
+    by_split["val"] = subsample_segments(by_split["val"], cfg.data.max_val_items, seed=0)
+    for name, items in by_split.items():
+        if not items:
+            raise ValueError(f"dataset {cfg.data.dataset} at {cfg.data.root} has no {name} clips")
+    return by_split
+
+
+class RetrievalData:
+    """Everything a run reads: features, per-split text tables and (frozen mode) cached text features."""
+
+    def __init__(self, cfg: RunConfig, progress: bool = False):
+        self.cfg = cfg
+        clips = split_clips(cfg)
+        self.store = FeatureStore(Path(cfg.data.root), cfg.data.features)
+        captions = {name: [c.text for c in items] for name, items in clips.items()}
+        self.idf, tables = prepare_text(captions, cfg.loss.tokens_of_interest, cfg.model.text_model,
+                                        cfg.data.max_text_tokens, cfg.cache_dir, progress=progress)
+        self.splits = {}
+        for name, items in clips.items():
+            segments, index = index_segments(items)
+            self.splits[name] = RetrievalSplit(items, segments, index, tables[name])
+        self.text_cache = None
+        if cfg.model.text_mode == "frozen":
+            self.text_cache = TextFeatureCache(cfg.cache_dir, cfg.model.text_model, cfg.data.max_text_tokens)
+            parts = list(tables.values())
+            self.text_cache.add([c for t in parts for c in t.captions], np.concatenate([t.input_ids for t in parts]),
+                                np.concatenate([t.attention_mask for t in parts]), progress=progress)
+
+    @property
+    def video_dim(self) -> int:
+        return self.store.dim
+
+    def video_batch(self, split: str, segment_indices) -> tuple[torch.Tensor, torch.Tensor]:
+        segments = self.splits[split].segments
+        clips = []
+        for i in segment_indices:
+            video_id, start, end = segments[i]
+            clips.append(self.store.clip(video_id, start, end, self.cfg.data.max_video_tokens))
+        return pad_batch(clips)
+
+    def text_batch(self, split: str, text_indices) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(tokens, mask, weights) trimmed to the longest caption of the batch; tokens are ids or features."""
+        table = self.splits[split].text
+        rows = np.asarray(text_indices)
+        mask = table.attention_mask[rows]
+        length = int(mask.sum(1).max())
+        if self.text_cache is not None:
+            tokens = torch.from_numpy(self.text_cache.get([table.captions[i] for i in rows], length))
+        else:
+            tokens = torch.from_numpy(table.input_ids[rows, :length])
+        return tokens, torch.from_numpy(mask[:, :length]), torch.from_numpy(table.weights[rows, :length])
+
+    def train_batch(self, text_indices) -> dict[str, torch.Tensor]:
+        split = self.splits["train"]
+        video, video_mask = self.video_batch("train", split.text_to_segment[np.asarray(text_indices)])
+        text, text_mask, weights = self.text_batch("train", text_indices)
+        return {"video": video, "video_mask": video_mask, "text": text, "text_mask": text_mask, "weights": weights}

@@ -1,0 +1,197 @@
+"""Training a TACo model on one retrieval dataset (paper 4.3), resumable and reproducible.
+
+- Adam, linear warm-up then linear decay to zero, weight decay (paper 4.3).
+- Step ``s`` draws its batch from a seeded permutation of epoch ``s // steps_per_epoch`` and reseeds
+  torch with (seed, s); a run resumed from a checkpoint therefore replays the same steps.
+- Checkpoints (model, optimiser, scheduler, best validation score) are written atomically every
+  ``checkpoint_every`` steps; ``best.pt`` holds the weights that scored best on the validation split,
+  and only those are evaluated on the test split.
+- Under torchrun each rank takes its slice of the global batch; gradients are summed over ranks.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from taco import distributed
+from taco.config import RunConfig
+from taco.data.retrieval import RetrievalData
+from taco.evaluate import encode_split, evaluate_scores, score_matrices
+from taco.losses import TacoLoss
+from taco.model.taco_model import TacoModel
+from taco.tracking import Tracker
+
+logger = logging.getLogger("taco.train")
+
+SELECT_METRICS = ("t2v_r1", "t2v_r5", "t2v_r10")
+
+
+def atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_json(data: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def warmup_linear_decay(warmup: int, total: int):
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total``."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return factor
+
+
+def batch_indices(num_items: int, batch_size: int, seed: int, step: int) -> np.ndarray:
+    """The global batch of step ``step``: a slice of epoch ``step // steps_per_epoch``'s seeded permutation."""
+    steps_per_epoch = num_items // batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch size {batch_size} exceeds the {num_items} training captions")
+    epoch, offset = divmod(step, steps_per_epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(num_items)
+    return order[offset * batch_size:(offset + 1) * batch_size]
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log lines of steps after ``step`` (replayed after a resume)."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    os.replace(tmp, path)
+
+
+def build_model(cfg: RunConfig, video_dim: int) -> TacoModel:
+    return TacoModel(cfg.model, video_dim, cfg.data.max_video_tokens, cfg.data.max_text_tokens)
+
+
+def evaluate_split(model, data: RetrievalData, split: str, cfg: RunConfig, device, progress=False) -> dict:
+    encoded = encode_split(model, data, split, device=device, progress=progress)
+    scores = score_matrices(model, encoded, cfg.loss, cfg.eval, progress=progress)
+    return evaluate_scores(scores, data.splits[split].text_to_segment)
+
+
+def selection_score(metrics: dict, cfg: RunConfig) -> float:
+    return sum(metrics[f"{cfg.eval.select_score}/{key}"] for key in SELECT_METRICS)
+
+
+def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: bool = True,
+          data: RetrievalData | None = None) -> dict:
+    """Train (or resume) into ``run_dir`` and return the final metrics also written to metrics.json."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    is_main = distributed.rank() == 0
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else torch.device("cpu")
+    data = data or RetrievalData(cfg, progress=progress and is_main)
+    torch.manual_seed(cfg.optim.seed)
+    model = build_model(cfg, data.video_dim).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_decay(cfg.optim.warmup, cfg.optim.iterations))
+    loss_fn = TacoLoss(cfg.loss)
+    state = {"step": 0, "best_score": -math.inf, "best_step": None, "best_val": None}
+
+    checkpoint = run_dir / "checkpoint.pt"
+    if checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        if saved["config_hash"] != cfg.hash():
+            raise ValueError(f"{checkpoint} belongs to another configuration ({saved['config_hash']} != "
+                             f"{cfg.hash()}): use a new run directory or delete it")
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        state = saved["state"]
+        logger.info("resuming %s from step %d", run_dir, state["step"])
+        truncate_log(run_dir / "train_log.jsonl", state["step"])
+
+    tracker = Tracker(run_dir, cfg.to_dict(), {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed,
+                                                "dataset": cfg.data.dataset}, enabled=track and is_main)
+    tracker.start()
+    world = distributed.world_size()
+    local_batch = cfg.optim.batch_size // world
+    log_path = run_dir / "train_log.jsonl"
+    train_items = len(data.splits["train"])
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+    bar = tqdm(total=cfg.optim.iterations, initial=state["step"], desc=f"train {run_dir.name}",
+               disable=not (progress and is_main))
+    try:
+        while state["step"] < cfg.optim.iterations:
+            step = state["step"]
+            torch.manual_seed(cfg.optim.seed * 1_000_003 + step)
+            generator = torch.Generator().manual_seed(cfg.optim.seed * 1_000_003 + step)
+            indices = batch_indices(train_items, local_batch * world, cfg.optim.seed, step)
+            indices = indices[distributed.rank() * local_batch:(distributed.rank() + 1) * local_batch]
+            batch = {k: v.to(device) for k, v in data.train_batch(indices).items()}
+            model.train()
+            with autocast:
+                video = model.encode_video(batch["video"], batch["video_mask"])
+                text = model.encode_text(batch["text"], batch["text_mask"])
+                terms = loss_fn(model, video.float(), batch["video_mask"], text.float(), batch["text_mask"],
+                                batch["weights"], generator=generator)
+            if not torch.isfinite(terms["loss"]):
+                raise FloatingPointError(f"non-finite loss at step {step} in {run_dir}")
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            distributed.sum_gradients(model)
+            if cfg.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+            optimizer.step()
+            schedule.step()
+            state["step"] = step + 1
+            logged = {k: float(distributed.all_reduce_sum(v.detach())) for k, v in terms.items()}
+            logged["lr"] = schedule.get_last_lr()[0]
+            bar.update(1)
+            bar.set_postfix(loss=f"{logged['loss']:.3f}")
+            if is_main:
+                with open(log_path, "a") as fh:
+                    fh.write(json.dumps({"step": state["step"], **logged}) + "\n")
+                tracker.log_metrics({f"train/{k}": v for k, v in logged.items()}, step=state["step"])
+
+            last = state["step"] == cfg.optim.iterations
+            if state["step"] % cfg.optim.eval_every == 0 or last:
+                val = evaluate_split(model, data, "val", cfg, device)
+                score = selection_score(val, cfg)
+                if is_main:
+                    tracker.log_metrics({f"val/{k}": v for k, v in val.items()}, step=state["step"])
+                if score > state["best_score"]:
+                    state.update(best_score=score, best_step=state["step"], best_val=val)
+                    if is_main:
+                        atomic_save({"model": model.state_dict(), "config": cfg.to_dict(), "step": state["step"],
+                                     "video_dim": data.video_dim}, run_dir / "best.pt")
+            if is_main and (state["step"] % cfg.optim.checkpoint_every == 0 or last):
+                atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "schedule": schedule.state_dict(), "state": state, "config_hash": cfg.hash()},
+                            checkpoint)
+        bar.close()
+
+        best = torch.load(run_dir / "best.pt", map_location=device, weights_only=False)
+        model.load_state_dict(best["model"])
+        test = evaluate_split(model, data, "test", cfg, device, progress=progress and is_main)
+        result = {
+            "config_hash": cfg.hash(), "tags": cfg.tags, "seed": cfg.optim.seed, "dataset": cfg.data.dataset,
+            "best_step": state["best_step"], "val": state["best_val"], "test": test,
+            "train_captions": train_items, "test_captions": len(data.splits["test"]),
+            "test_videos": len(data.splits["test"].segments),
+        }
+        if is_main:
+            tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
+            atomic_write_json(result, run_dir / "metrics.json")
+            tracker.finish()
+        return result
+    except BaseException:
+        bar.close()
+        tracker.finish("FAILED")
+        raise

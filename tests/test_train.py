@@ -1,0 +1,103 @@
+"""Trainer: determinism, resume after kill -9, validation-only selection, bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from taco import config
+from taco.train import batch_indices, train, warmup_linear_decay
+
+
+def run_cfg(values, **overrides):
+    return config.from_dict(config.apply_overrides(values, [f"{k}={v}" for k, v in overrides.items()]))
+
+
+def test_same_seed_gives_identical_metrics_and_another_seed_differs(tiny_config, tmp_path):
+    first = train(run_cfg(tiny_config), tmp_path / "a", progress=False, track=False)
+    second = train(run_cfg(tiny_config), tmp_path / "b", progress=False, track=False)
+    assert first["test"] == second["test"]
+    assert (tmp_path / "a" / "train_log.jsonl").read_text() == (tmp_path / "b" / "train_log.jsonl").read_text()
+    other = train(run_cfg(tiny_config, **{"optim.seed": 1}), tmp_path / "c", progress=False, track=False)
+    assert (tmp_path / "c" / "train_log.jsonl").read_text() != (tmp_path / "a" / "train_log.jsonl").read_text()
+    assert other["config_hash"] != first["config_hash"]
+
+
+def test_checkpoint_selected_on_validation_never_test(tiny_config, tmp_path):
+    result = train(run_cfg(tiny_config), tmp_path / "run", progress=False, track=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == list(range(1, 13))
+    assert result["best_step"] in (6, 12)
+    best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    assert best["step"] == result["best_step"]
+    # The validation captions come from held-out training videos, disjoint from the test videos.
+    from taco.data.retrieval import split_clips
+    splits = split_clips(run_cfg(tiny_config))
+    val_videos = {c.video_id for c in splits["val"]}
+    assert val_videos and not val_videos & {c.video_id for c in splits["test"]}
+    assert not val_videos & {c.video_id for c in splits["train"]}
+
+
+def test_resume_after_kill_ends_with_the_same_metrics(tiny_config, tmp_path):
+    values = {**tiny_config, "optim": {**tiny_config["optim"], "iterations": 60, "checkpoint_every": 5,
+                                       "eval_every": 20}}
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(values))
+    reference = train(config.from_dict(values), tmp_path / "reference", progress=False, track=False)
+
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "taco", "train", "--config", str(cfg_file), "--out", str(run_dir),
+           "--no-mlflow", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)
+    assert saved["state"]["step"] < 60, "the kill should land before the run ends"
+    assert not (run_dir / "metrics.json").exists()
+
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    resumed = json.loads((run_dir / "metrics.json").read_text())
+    assert resumed["test"] == reference["test"]
+    assert resumed["best_step"] == reference["best_step"]
+    steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 61))
+
+
+def test_checkpoint_of_another_config_is_refused(tiny_config, tmp_path):
+    train(run_cfg(tiny_config), tmp_path / "run", progress=False, track=False)
+    with pytest.raises(ValueError, match="another configuration"):
+        train(run_cfg(tiny_config, **{"loss.lambda_t": 0.25}), tmp_path / "run", progress=False, track=False)
+
+
+def test_feature_width_mismatch_names_the_problem(tiny_config, tmp_path):
+    from taco.data.retrieval import RetrievalData
+    from taco.train import build_model
+
+    cfg = run_cfg(tiny_config)
+    data = RetrievalData(cfg)
+    model = build_model(cfg, data.video_dim + 3)
+    batch = data.train_batch([0, 1])
+    with pytest.raises(ValueError, match="width"):
+        model.encode_video(batch["video"], batch["video_mask"])
+
+
+def test_schedule_and_batches():
+    factor = warmup_linear_decay(4, 10)
+    assert [round(factor(s), 4) for s in range(11)] == [0.25, 0.5, 0.75, 1.0, 1.0, 0.8333, 0.6667, 0.5, 0.3333,
+                                                          0.1667, 0.0]
+    epoch0 = [batch_indices(10, 3, seed=0, step=s) for s in range(3)]
+    flat = sorted(i for b in epoch0 for i in b.tolist())
+    assert len(set(flat)) == 9  # one epoch never repeats an item
+    assert (batch_indices(10, 3, 0, 4) == batch_indices(10, 3, 0, 4)).all()
+    assert sorted(batch_indices(10, 5, 0, 0).tolist() + batch_indices(10, 5, 0, 1).tolist()) == list(range(10))
+    assert batch_indices(10, 5, 0, 0).tolist() != batch_indices(10, 5, 1, 0).tolist()
+    with pytest.raises(ValueError, match="exceeds"):
+        batch_indices(4, 8, 0, 0)
