@@ -48,11 +48,16 @@ def test_resume_after_kill_ends_with_the_same_metrics(tiny_config, tmp_path):
                                        "eval_every": 20}}
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text(yaml.safe_dump(values))
-    reference = train(config.from_dict(values), tmp_path / "reference", progress=False, track=False)
+
+    def command(run_dir):
+        return [sys.executable, "-m", "taco", "train", "--config", str(cfg_file), "--out", str(run_dir),
+                "--no-mlflow", "--quiet"]
+
+    subprocess.run(command(tmp_path / "reference"), check=True, capture_output=True, timeout=300)
+    reference = json.loads((tmp_path / "reference" / "metrics.json").read_text())
 
     run_dir = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "taco", "train", "--config", str(cfg_file), "--out", str(run_dir),
-           "--no-mlflow", "--quiet"]
+    cmd = command(run_dir)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (run_dir / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:

@@ -28,7 +28,11 @@ class FusionModule(nn.Module):
                 video: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
         """Paired (P, n, d) text and (P, m, d) video tokens -> (P,) later-stage scores."""
         tokens = torch.cat([text + self.token_type.weight[0], video + self.token_type.weight[1]], dim=1)
-        positions = torch.arange(tokens.shape[1], device=tokens.device)
+        # Absolute positions count real tokens only: video tokens follow the text's last real token,
+        # so padding the text never moves the video.
+        text_positions = torch.arange(text.shape[1], device=text.device).expand(text.shape[0], -1)
+        video_positions = text_mask.sum(1, keepdim=True) + torch.arange(video.shape[1], device=video.device)
+        positions = torch.cat([text_positions, video_positions], dim=1)
         tokens = self.dropout(self.norm(tokens + self.position(positions)))
         mask = torch.cat([text_mask, video_mask], dim=1)
         out = self.layers(tokens, mask)
