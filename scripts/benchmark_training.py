@@ -1,0 +1,138 @@
+"""Measured costs of TACo's training step and of fused evaluation (prints figures, asserts nothing).
+
+1. Training-step time at K=128 for L1 only, L1+L2, L1+L2+L3 with cascade (K'=8) and L3 over all
+   K x K pairs, with the cascade selection's own share of the step (paper 3.3: "no extra cost").
+2. Fused evaluation over N=1000 texts and videos: every N x N pair through the fusion layers
+   against re-ranking each query's top-k (k=50): time and R@1/5/10 difference.
+
+Inputs are random features at the paper's token counts (48 video, 30 text); the model is the
+configured one (default: the CPU profile's d=384, 1 video layer, 2 fusion layers).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from taco import losses
+from taco.config import EvalConfig, LossConfig, ModelConfig
+from taco.evaluate import EncodedSet, evaluate_scores, score_matrices
+from taco.model.taco_model import TacoModel
+
+
+def random_batch(k, m, n, video_dim, text_dim, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    video = torch.randn(k, m, video_dim, generator=g)
+    text = torch.randn(k, n, text_dim, generator=g)
+    video_mask = torch.arange(m)[None] < torch.randint(m // 2, m + 1, (k, 1), generator=g)
+    text_mask = torch.arange(n)[None] < torch.randint(6, n + 1, (k, 1), generator=g)
+    weights = torch.rand(k, n, generator=g) * text_mask * (torch.rand(k, n, generator=g) < 0.35)
+    weights[:, 0] = 0
+    weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-9)
+    return video, video_mask, text, text_mask, weights
+
+
+def time_step(model, loss_fn, batch, repeats):
+    video, video_mask, text, text_mask, weights = batch
+    times = []
+    for r in range(repeats + 1):
+        start = time.perf_counter()
+        x = model.encode_video(video, video_mask)
+        y = model.encode_text(text, text_mask)
+        out = loss_fn(model, x, video_mask, y, text_mask, weights, generator=torch.Generator().manual_seed(r))
+        model.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        if r:  # the first repeat warms up
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_cascade_selection(model, batch, repeats):
+    video, video_mask, text, text_mask, weights = batch
+    with torch.no_grad():
+        x, y = model.encode_video(video, video_mask), model.encode_text(text, text_mask)
+        scores = losses.global_scores(x, video_mask, y)
+        tokens = losses.token_scores(y, x, video_mask)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        combined = scores + (tokens * (weights > 0)[:, :, None]).sum(1)
+        losses.cascade_negatives(combined, 8)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def training_steps(args, model_cfg):
+    batch = random_batch(args.k, 48, 30, args.video_dim, 384)
+    model = TacoModel(model_cfg, args.video_dim, 48, 30)
+    settings = {
+        "L1": LossConfig(use_l1=True, use_l2=False, use_l3=False),
+        "L1+L2": LossConfig(use_l1=True, use_l2=True, use_l3=False),
+        "L1+L2+L3 cascade K'=8": LossConfig(negatives="cascade", k_prime=8),
+        "L3 all KxK pairs": LossConfig(use_l1=False, use_l2=False, negatives="full"),
+    }
+    print(f"\n## Training step, K={args.k}, d={model_cfg.hidden_size}, "
+          f"{model_cfg.video_layers} video / {model_cfg.fusion_layers} fusion layers, {torch.get_num_threads()} threads")
+    print("| losses | step time (s) |\n|---|---:|")
+    results = {}
+    for name, cfg in settings.items():
+        repeats = 1 if cfg.negatives == "full" and cfg.use_l3 else args.repeats
+        results[name] = time_step(model, losses.TacoLoss(cfg), batch, repeats)
+        print(f"| {name} | {results[name]:.3f} |", flush=True)
+    selection = time_cascade_selection(model, batch, args.repeats)
+    cascade = results["L1+L2+L3 cascade K'=8"]
+    print(f"\ncascade selection alone (combine scores + top-K' both ways): {selection * 1000:.2f} ms = "
+          f"{100 * selection / cascade:.2f} % of the cascade step; "
+          f"all-pairs L3 step / cascade step = {results['L3 all KxK pairs'] / cascade:.1f}x")
+
+
+def fused_evaluation(args, model_cfg):
+    n = args.n
+    model = TacoModel(model_cfg, args.video_dim, 48, 30).eval()
+    # Correlated texts and videos so that retrieval is not at chance and re-ranking has something to do.
+    video, video_mask, text, text_mask, weights = random_batch(n, 48, 30, args.video_dim, 384, seed=1)
+    with torch.no_grad():
+        x, y = model.encode_video(video, video_mask), model.encode_text(text, text_mask)
+        y = y + 0.5 * losses.masked_mean(x, video_mask)[:, None]
+    encoded = EncodedSet(y, text_mask, weights, x, video_mask)
+    loss_cfg = LossConfig()
+    print(f"\n## Fused evaluation, N={n} texts x {n} videos, fusion batch {args.fusion_batch}")
+    print("| fusion | pairs through fusion | time (s) | R@1 | R@5 | R@10 |\n|---|---:|---:|---:|---:|---:|")
+    rows = {}
+    for mode in ("rerank", "full"):
+        eval_cfg = EvalConfig(fusion=mode, rerank_k=args.rerank_k, fusion_batch_size=args.fusion_batch)
+        start = time.perf_counter()
+        scores = score_matrices(model, encoded, loss_cfg, eval_cfg, progress=True)
+        elapsed = time.perf_counter() - start
+        metrics = evaluate_scores({"fused": scores["fused"]}, torch.arange(n).numpy())
+        rows[mode] = metrics
+        pairs = n * n if mode == "full" else "<= 2 N k"
+        print(f"| {mode} (k={args.rerank_k}) | {pairs} | {elapsed:.1f} | {metrics['fused/t2v_r1']:.2f} | "
+              f"{metrics['fused/t2v_r5']:.2f} | {metrics['fused/t2v_r10']:.2f} |", flush=True)
+    diff = {k: rows["rerank"][f"fused/t2v_r{k}"] - rows["full"][f"fused/t2v_r{k}"] for k in (1, 5, 10)}
+    print("rerank - full (t2v): " + ", ".join(f"R@{k} {v:+.2f}" for k, v in diff.items()))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--k", type=int, default=128)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--rerank-k", type=int, default=50)
+    parser.add_argument("--hidden", type=int, default=384)
+    parser.add_argument("--video-dim", type=int, default=448)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fusion-batch", type=int, default=4096)
+    parser.add_argument("--skip", choices=["train", "eval"], action="append", default=[])
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model_cfg = ModelConfig(hidden_size=args.hidden, num_heads=max(1, args.hidden // 64), dropout=0.1)
+    if "train" not in args.skip:
+        training_steps(args, model_cfg)
+    if "eval" not in args.skip:
+        fused_evaluation(args, model_cfg)
+
+
+if __name__ == "__main__":
+    main()
