@@ -74,6 +74,9 @@ def candidate_nce(positive: torch.Tensor, negatives: torch.Tensor) -> torch.Tens
     return -F.log_softmax(logits, dim=1)[:, 0]
 
 
+FULL_PAIRS_CHUNK = 512  # pairs per recomputed fusion pass when L3 runs over all K x K pairs
+
+
 class TacoLoss(nn.Module):
     """L1 + lambda_t * L2 + L3 (Eq. 6), each term switchable; L3 over cascade, random or all pairs."""
 
@@ -144,7 +147,8 @@ class TacoLoss(nn.Module):
         # Rows: anchor texts against every video; columns: every text against the anchor videos.
         text_index = torch.cat([rows.repeat_interleave(total), everyone.repeat(num)])
         video_index = torch.cat([everyone.repeat(num), rows.repeat_interleave(total)])
-        fused = model.fuse_pairs(text, text_mask, video, video_mask, text_index, video_index)
+        fused = model.fuse_pairs(text, text_mask, video, video_mask, text_index, video_index,
+                                 batch_size=FULL_PAIRS_CHUNK, recompute=True)
         by_text = fused[:num * total].view(num, total)
         by_video = fused[num * total:].view(num, total)
         target = rows[:, None]

@@ -38,7 +38,8 @@ class PairModel:
         vv = (v * vm[:, None]).sum(0) / vm.sum()
         return torch.tanh(tv @ self.w @ vv) + 0.1 * (tv * vv).sum()
 
-    def fuse_pairs(self, text, text_mask, video, video_mask, text_index, video_index):
+    def fuse_pairs(self, text, text_mask, video, video_mask, text_index, video_index, batch_size=None,
+                   recompute=False):
         return torch.stack([self.pair_score(text[i], text_mask[i], video[j], video_mask[j])
                             for i, j in zip(text_index.tolist(), video_index.tolist())])
 

@@ -88,3 +88,20 @@ def test_text_cache_is_keyed_by_caption_and_token_limit(tmp_path):
                       attention_mask=torch.as_tensor(enc["attention_mask"])).last_hidden_state
     direct = direct * torch.as_tensor(enc["attention_mask"])[..., None]
     assert np.allclose(first, direct.numpy(), atol=2e-2)  # float16 storage
+
+
+def test_recomputed_fusion_gives_the_same_scores_and_gradients():
+    model = tiny()
+    model.fusion.dropout.p = 0.0
+    x = model.encode_video(torch.randn(3, 6, 10), torch.ones(3, 6, dtype=torch.bool))
+    y = model.encode_text(torch.randn(3, 5, 384), torch.ones(3, 5, dtype=torch.bool))
+    ti, vi = torch.arange(3).repeat_interleave(3), torch.arange(3).repeat(3)
+    masks = (torch.ones(3, 5, dtype=torch.bool), torch.ones(3, 6, dtype=torch.bool))
+    results = []
+    for recompute in (False, True):
+        model.zero_grad()
+        scores = model.fuse_pairs(y, masks[0], x, masks[1], ti, vi, batch_size=4, recompute=recompute)
+        scores.square().sum().backward(retain_graph=True)
+        results.append((scores.detach(), model.fusion.score.weight.grad.clone()))
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-6)
+    assert torch.allclose(results[0][1], results[1][1], atol=1e-6)

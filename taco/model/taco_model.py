@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from taco.config import ModelConfig
 from taco.model.fusion import FusionModule
@@ -30,13 +31,21 @@ class TacoModel(nn.Module):
 
     def fuse_pairs(self, text: torch.Tensor, text_mask: torch.Tensor, video: torch.Tensor,
                    video_mask: torch.Tensor, text_index: torch.Tensor, video_index: torch.Tensor,
-                   batch_size: int | None = None) -> torch.Tensor:
-        """Later-stage scores of the pairs (text_index[p], video_index[p]), ``batch_size`` pairs per pass."""
+                   batch_size: int | None = None, recompute: bool = False) -> torch.Tensor:
+        """Later-stage scores of the pairs (text_index[p], video_index[p]), ``batch_size`` pairs per pass.
+
+        With ``recompute`` each pass keeps no activations for backward and is recomputed then
+        (activation checkpointing), so memory stays bounded by one pass even over all K x K pairs.
+        """
         total = text_index.shape[0]
         step = batch_size or max(total, 1)
         scores = []
         for start in range(0, total, step):
             t = text_index[start:start + step]
             v = video_index[start:start + step]
-            scores.append(self.fusion(text[t], text_mask[t], video[v], video_mask[v]))
+            args = (text[t], text_mask[t], video[v], video_mask[v])
+            if recompute and torch.is_grad_enabled():
+                scores.append(checkpoint(self.fusion, *args, use_reentrant=False))
+            else:
+                scores.append(self.fusion(*args))
         return torch.cat(scores) if scores else text.new_zeros(0)
