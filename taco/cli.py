@@ -101,6 +101,13 @@ def cmd_prepare_text(args) -> int:
     return 0
 
 
+# Commands whose module has its own argument parser: ``taco <name> --help`` shows it.
+DELEGATED = {
+    "generate": ("taco.data.synthetic.generate", "write the embedded synthetic benchmark in the real formats"),
+    "extract-features": ("taco.features.extract", "extract per-video features from video files"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taco", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -132,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_score)
 
+    for name, (_, help_text) in DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+
     p = sub.add_parser("prepare-text", help="tag, weight and cache the text features of a dataset")
     _add_config_args(p)
     p.set_defaults(func=cmd_prepare_text)
@@ -139,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        import importlib
+
+        return importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
