@@ -136,6 +136,11 @@ def _coerce(value: Any, default: Any, key: str):
             return value
         raise ConfigError(f"'{key}' must be an integer, got {value!r}")
     if isinstance(default, float):
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         raise ConfigError(f"'{key}' must be a number, got {value!r}")
