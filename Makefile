@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 CORES ?= all
 PROFILE ?= default
 
-.PHONY: install test reproduce benchmark clean
+.PHONY: install test reproduce benchmark cluster-check clean
 
 install: $(VENV)/.installed
 
@@ -23,11 +23,17 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 test: install
 	$(PY) -m pytest -q
 
+# Every table and figure of the paper under reports/ (default profile: the embedded benchmark).
 reproduce: install
-	$(PY) -m taco demo --out runs/demo
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --cores $(CORES) --configfile params/$(PROFILE).yaml
 
 benchmark: install
 	$(PY) scripts/benchmark_training.py
 
+# A single-node SLURM on this machine (Debian's slurm-wlm + munge, needs root), the smoke profile
+# through the SLURM executor plugin, reports compared with a local run.
+cluster-check: install
+	PYTHON=$(abspath $(PY)) bash scripts/cluster_check.sh
+
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf results .snakemake .pytest_cache

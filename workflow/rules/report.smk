@@ -1,0 +1,41 @@
+# Reports: one markdown file per table and figure under reports/, the paper's numbers beside ours,
+# and reports/metrics.json (the retrieval metrics DVC shows with `dvc metrics show`).
+
+REPORT_FILES = [
+    "reports/README.md",
+    *[f"reports/{name}.md" for name in experiments.REPORT_NAMES],
+    "reports/metrics.json",
+]
+
+
+rule effective_profile:
+    """The params in force (profile and --config overrides), as the report command reads them."""
+    output:
+        f"{RESULTS}/profile.yaml",
+    params:
+        yaml=as_yaml(PROFILE),
+    log:
+        f"{LOGS}/effective_profile.log",
+    benchmark:
+        f"{BENCHMARKS}/effective_profile.tsv"
+    localrule: True
+    shell:
+        WRITE_YAML
+
+
+rule report:
+    input:
+        profile=f"{RESULTS}/profile.yaml",
+        metrics=all_run_metrics(),
+        evaluations=evaluation_files(),
+        sizes=experiments.MODEL_SIZES_PATH,
+        text_stats=[experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES],
+        code=experiments.cli_dependencies("taco.report"),
+    output:
+        REPORT_FILES,
+    log:
+        f"{LOGS}/report.log",
+    benchmark:
+        f"{BENCHMARKS}/report.tsv"
+    shell:
+        "{PYTHON:q} -m taco report --profile {input.profile:q} --runs {RESULTS}/runs --out reports > {log:q} 2>&1"

@@ -1,0 +1,49 @@
+# Text: POS tags, tokens of interest, IDF weights (Eq. 7) and cached text features, once per
+# dataset and token type before the training jobs that share them start; caption statistics
+# (Table 10, Figure 4) per release.
+
+
+rule prepare_text:
+    input:
+        config=experiments.config_path(experiments.text_config_name("{text_job}")),
+        data=lambda w: data_inputs(w.text_job.split(experiments.RUN_ID_SEPARATOR)[0]),
+        code=experiments.cli_dependencies("taco.data.retrieval"),
+    output:
+        experiments.text_marker_path("{text_job}"),
+    params:
+        config=lambda w: experiments.text_config(PROFILE, w.text_job).to_dict(),
+    log:
+        f"{LOGS}/text/{{text_job}}.log",
+    benchmark:
+        f"{BENCHMARKS}/text/{{text_job}}.tsv"
+    shell:
+        "{PYTHON:q} -m taco prepare-text --config {input.config:q} > {output:q}.tmp 2> {log:q}"
+        " && mv {output:q}.tmp {output:q}"
+
+
+rule text_stats:
+    input:
+        config=experiments.config_path(experiments.stats_config_name("{release}")),
+        data=lambda w: data_inputs(experiments.TEXT_STATS_DATASETS[w.release]),
+        code=experiments.cli_dependencies("taco.report"),
+    output:
+        experiments.text_stats_path("{release}"),
+    params:
+        config=lambda w: experiments.stats_config(PROFILE, w.release).to_dict(),
+    log:
+        f"{LOGS}/text_stats/{{release}}.log",
+    benchmark:
+        f"{BENCHMARKS}/text_stats/{{release}}.tsv"
+    shell:
+        "{PYTHON:q} -m taco text-stats --config {input.config:q} --out {output:q} > {log:q} 2>&1"
+
+
+def text_files():
+    return ([experiments.text_marker_path(job) for job in TEXT_JOBS]
+            + [experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES])
+
+
+rule text_all:
+    """Target of the text stage (dvc.yaml)."""
+    input:
+        text_files(),
