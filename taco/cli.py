@@ -48,10 +48,24 @@ def cmd_evaluate(args) -> int:
     from taco.data.retrieval import RetrievalData
     from taco.train import atomic_write_json, evaluate_split
 
+    from taco.tracking import Tracker
+
     cfg, model = _load_run(args.run, args.overrides)
-    data = RetrievalData(cfg, progress=not args.quiet)
-    metrics = evaluate_split(model, data, args.split, cfg, "cpu", progress=not args.quiet)
-    result = {"run": str(args.run), "split": args.split, "eval": cfg.eval.__dict__, "metrics": metrics}
+    tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset,
+            "split": args.split, "overrides": " ".join(args.overrides),
+            "run_name": f"{cfg.tags.get('run_name', args.run)} evaluate {' '.join(args.overrides)}".strip()}
+    tracker = Tracker(None, cfg.to_dict(), tags, enabled=not args.no_mlflow, job="evaluate")
+    tracker.start()
+    try:
+        data = RetrievalData(cfg, progress=not args.quiet)
+        metrics = evaluate_split(model, data, args.split, cfg, "cpu", progress=not args.quiet)
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+    tracker.log_metrics({f"{args.split}/{k}": v for k, v in metrics.items()})
+    tracker.finish()
+    result = {"run": str(args.run), "split": args.split, "config_hash": cfg.hash(), "eval": cfg.eval.__dict__,
+              "metrics": metrics}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(result, args.out)
@@ -59,36 +73,76 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_score(args) -> int:
-    """Top-k test segments of free-text queries, for each test-time token weight (Figure 3)."""
+def top_retrievals(cfg, model, data, split_name: str, queries: list[str], token_weights: list[float],
+                   top: int) -> dict:
+    """Top-k test segments of captions of a split for each test-time token weight (Figure 3)."""
     import torch
 
-    from taco.data.retrieval import RetrievalData
     from taco.evaluate import encode_split, score_matrices
-    from taco.text.prepare import TextTable  # noqa: F401  (documents the table layout used below)
 
-    cfg, model = _load_run(args.run, args.overrides)
-    data = RetrievalData(cfg, progress=not args.quiet)
-    split = data.splits[args.split]
+    split = data.splits[split_name]
     captions = [c.text for c in split.clips]
     rows = []
-    for query in args.query:
+    for query in queries:
         if query not in captions:
-            raise ValueError(f"query {query!r} is not a caption of the {args.split} split; "
+            raise ValueError(f"query {query!r} is not a caption of the {split_name} split; "
                              f"free text needs its text features cached: pick a caption from the split")
         rows.append(captions.index(query))
-    encoded = encode_split(model, data, args.split)
+    encoded = encode_split(model, data, split_name)
     out = {}
-    for weight in args.token_weight:
+    for weight in token_weights:
         cfg.eval.token_weight = weight
         fused = score_matrices(model, encoded, cfg.loss, cfg.eval)["fused"]
         out[str(weight)] = {}
-        for query, row in zip(args.query, rows):
-            top = torch.topk(fused[row], args.top).indices.tolist()
+        for query, row in zip(queries, rows):
+            best = torch.topk(fused[row], top).indices.tolist()
             out[str(weight)][query] = [{"segment": list(split.segments[j]),
                                         "captions": [c.text for c, s in zip(split.clips, split.text_to_segment) if s == j],
-                                        "correct": bool(j == split.text_to_segment[row])} for j in top]
-    print(json.dumps(out, indent=1))
+                                        "correct": bool(j == split.text_to_segment[row])} for j in best]
+    return out
+
+
+def cmd_score(args) -> int:
+    """Top-k test segments of free-text queries, for each test-time token weight (Figure 3)."""
+    from taco.data.retrieval import RetrievalData
+
+    cfg, model = _load_run(args.run, args.overrides)
+    data = RetrievalData(cfg, progress=not args.quiet)
+    print(json.dumps(top_retrievals(cfg, model, data, args.split, args.query, args.token_weight, args.top), indent=1))
+    return 0
+
+
+def cmd_figure3(args) -> int:
+    """Figure 3: ``score`` on test captions drawn with a seed, written as JSON."""
+    import random
+
+    from taco.data.retrieval import RetrievalData
+    from taco.train import atomic_write_json
+
+    cfg, model = _load_run(args.run, [])
+    data = RetrievalData(cfg, progress=not args.quiet)
+    captions = sorted({c.text for c in data.splits["test"].clips})
+    queries = random.Random(args.seed).sample(captions, min(args.queries, len(captions)))
+    result = {"run": str(args.run), "split": "test", "top": args.top, "token_weights": args.token_weight,
+              "queries": queries,
+              "retrievals": top_retrievals(cfg, model, data, "test", queries, args.token_weight, args.top)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(result, args.out)
+    return 0
+
+
+def cmd_model_size(args) -> int:
+    """Parameters and FLOPs (Tables 13, 14) of trained runs and of the paper's architecture, as JSON."""
+    from taco import experiments
+    from taco.train import atomic_write_json
+
+    result = {"video_tokens": experiments.PAPER_VIDEO_TOKENS, "text_tokens": experiments.PAPER_TEXT_TOKENS,
+              "runs": {cost["run_id"]: cost for cost in map(experiments.run_cost, args.run)},
+              "paper": {str(layers): experiments.paper_cost(layers) for layers in args.paper_video_layers}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(result, args.out)
+    print(json.dumps({name: {k: round(v["params_m"], 2) for k, v in group.items()}
+                      for name, group in (("runs", result["runs"]), ("paper", result["paper"]))}, indent=1))
     return 0
 
 
@@ -106,6 +160,41 @@ DELEGATED = {
     "generate": ("taco.data.synthetic.generate", "write the embedded synthetic benchmark in the real formats"),
     "extract-features": ("taco.features.extract", "extract per-video features from video files"),
 }
+
+
+def cmd_init_tracking(args) -> int:
+    """Create the MLflow store and experiment once, before parallel jobs log to it."""
+    from taco.train import atomic_write_json
+    from taco.tracking import EXPERIMENT, init_tracking_store, tracking_uri
+
+    record = {"tracking_uri": tracking_uri(), "experiment": EXPERIMENT, "experiment_id": init_tracking_store()}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(record, args.out)
+    print(json.dumps(record))
+    return 0
+
+
+def cmd_text_stats(args) -> int:
+    """Table 10 token counts and Figure 4 idf curves of a dataset's training captions, as JSON."""
+    from taco.report import text_statistics
+    from taco.train import atomic_write_json
+
+    stats = text_statistics(_load_config(args), samples=args.samples)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(stats, args.out)
+    print(json.dumps({"dataset": stats["dataset"], "captions": stats["captions"], **stats["statistics"]}))
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Every table and figure under ``--out``, from the metrics files or (``--from-mlflow``) from MLflow."""
+    from taco.report import ReportInputs, write_reports
+
+    inputs = ReportInputs(results_dir=args.runs.parent, from_mlflow=args.from_mlflow)
+    index = write_reports(args.profile, inputs, args.out)
+    print(f"wrote {len(index)} reports and README.md, metrics.json under {args.out}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override evaluation settings, e.g. --set eval.fusion=full")
     p.add_argument("--out", type=Path, help="write the metrics JSON here")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
@@ -142,9 +232,44 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in DELEGATED.items():
         sub.add_parser(name, help=help_text, add_help=False)
 
+    p = sub.add_parser("figure3", help="top-k retrievals of test captions drawn with a seed, per token weight")
+    p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
+    p.add_argument("--queries", type=int, default=2, help="number of test captions to draw")
+    p.add_argument("--seed", type=int, default=0, help="seed of the draw")
+    p.add_argument("--token-weight", type=float, nargs="+", default=[0.0, 0.1, 0.5])
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--out", type=Path, required=True, help="write the retrievals JSON here")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_figure3)
+
+    p = sub.add_parser("model-size", help="parameters and FLOPs of trained runs and of the paper's architecture")
+    p.add_argument("--run", type=Path, action="append", default=[], help="run directory holding best.pt (repeatable)")
+    p.add_argument("--paper-video-layers", type=int, nargs="*", default=[0, 1, 2, 4],
+                   help="video encoder layers of the paper's architectures to count (Table 13)")
+    p.add_argument("--out", type=Path, required=True, help="write the JSON here")
+    p.set_defaults(func=cmd_model_size)
+
     p = sub.add_parser("prepare-text", help="tag, weight and cache the text features of a dataset")
     _add_config_args(p)
     p.set_defaults(func=cmd_prepare_text)
+
+    p = sub.add_parser("init-tracking", help="create the MLflow store and experiment before parallel jobs start")
+    p.add_argument("--out", type=Path, help="write a JSON record of the store here (a workflow marker)")
+    p.set_defaults(func=cmd_init_tracking)
+
+    p = sub.add_parser("text-stats", help="token statistics (Table 10) and idf curves (Figure 4) of a dataset")
+    _add_config_args(p)
+    p.add_argument("--samples", type=int, default=30, help="words sampled per idf curve")
+    p.add_argument("--out", type=Path, required=True, help="write the JSON here, e.g. results/text_stats/youcook2.json")
+    p.set_defaults(func=cmd_text_stats)
+
+    p = sub.add_parser("report", help="write every table and figure of the paper as markdown under --out")
+    p.add_argument("--profile", type=Path, required=True, help="params profile, e.g. params/default.yaml")
+    p.add_argument("--runs", type=Path, default=Path("results/runs"),
+                   help="the runs folder; evaluations/, model_sizes.json and text_stats/ are read beside it")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")
+    p.add_argument("--from-mlflow", action="store_true", help="rebuild the results from MLflow instead of the files")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -1,0 +1,226 @@
+"""The paper's claims as data, and their check on measured numbers (mean and spread over seeds).
+
+A claim is a list of comparisons "row A beats row B on a metric" between rows of the published
+tables (a row is named by its table, its dataset column and the labels of ``paper_tables.yaml``).
+One comparison is
+
+- ``reproduced`` when the claimed direction holds by more than the spread:
+  ``diff > max(std_a, std_b)`` with ``diff`` the mean difference in the claimed direction and the
+  stds the sample standard deviations over seeds;
+- ``not reproduced`` when the opposite direction holds by more than the spread (``diff < -spread``);
+- ``inconclusive`` otherwise, and whenever a side has fewer than two seeds (no spread to compare with);
+- ``missing runs`` when a side has no finished run.
+
+A claim is not reproduced as soon as one of its comparisons is not; otherwise it is missing runs,
+inconclusive or reproduced, in that order of precedence. Every claim also states whether the
+paper's own numbers support it on the chosen metric (they all do; a test checks it).
+
+Metrics are text-to-video and named as in ``paper_tables.yaml`` (``r1``, ``r5``, ``r10``, ``r50``,
+``mr``); ``rsum`` = R@1 + R@5 + R@10, the default of the claims, is less noisy than R@1 alone.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from taco.metrics import summarize_over_seeds
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, MISSING = "reproduced", "not reproduced", "inconclusive", "missing runs"
+DIRECTIONS = ("higher", "lower")
+RSUM_PARTS = ("r1", "r5", "r10")
+
+
+def metric_value(values: Mapping[str, float], metric: str) -> float:
+    """A text-to-video metric from a mapping of paper-named metrics; ``rsum`` is R@1 + R@5 + R@10."""
+    if metric == "rsum":
+        return sum(values[part] for part in RSUM_PARTS)
+    return values[metric]
+
+
+def metric_label(metric: str) -> str:
+    return {"rsum": "R@1+R@5+R@10", "mr": "MR", "mean_r": "mean rank"}.get(metric, f"R@{metric.removeprefix('r')}")
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """One row of a published table in one dataset column, e.g. Table 2's ``features=r152, method=taco`` on YouCook2."""
+
+    table: str
+    column: str
+    labels: tuple[tuple[str, object], ...]
+
+    def matches(self, row: Mapping[str, object]) -> bool:
+        return all(row.get(key) == value for key, value in self.labels)
+
+    def describe(self) -> str:
+        labels = ", ".join(f"{key}={value}" for key, value in self.labels)
+        return f"{self.table} {self.column} [{labels}]"
+
+
+def row(table: str, column: str, **labels: object) -> RowRef:
+    return RowRef(table, column, tuple(labels.items()))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper: in every comparison (a, b), a's metric is ``direction`` than b's."""
+
+    table: str
+    description: str
+    comparisons: tuple[tuple[RowRef, RowRef], ...]
+    metric: str = "rsum"
+    direction: str = "higher"
+
+    def __post_init__(self):
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"claim '{self.description}': direction must be one of {DIRECTIONS}, "
+                             f"got {self.direction!r}")
+        if not self.comparisons:
+            raise ValueError(f"claim '{self.description}' has no comparison")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, sample std and number of seeds of one measured quantity."""
+
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Summary":
+        mean, std = summarize_over_seeds(values)
+        return cls(mean, std, len(values))
+
+
+def comparison_verdict(a: Summary | None, b: Summary | None, direction: str) -> str:
+    """The verdict on "a is ``direction`` than b" (see the module docstring for the rule)."""
+    if a is None or b is None:
+        return MISSING
+    if a.n < 2 or b.n < 2:
+        return INCONCLUSIVE
+    diff = a.mean - b.mean if direction == "higher" else b.mean - a.mean
+    spread = max(a.std, b.std)
+    if diff > spread:
+        return REPRODUCED
+    if diff < -spread:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def claim_verdict(verdicts: Sequence[str]) -> str:
+    """A claim holds when all its comparisons do; one opposite comparison refutes it."""
+    for verdict in (NOT_REPRODUCED, MISSING, INCONCLUSIVE):
+        if verdict in verdicts:
+            return verdict
+    return REPRODUCED
+
+
+@dataclass(frozen=True)
+class ComparisonCheck:
+    better: RowRef
+    worse: RowRef
+    measured_better: Summary | None
+    measured_worse: Summary | None
+    paper_better: float
+    paper_worse: float
+    verdict: str
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    claim: Claim
+    comparisons: tuple[ComparisonCheck, ...]
+    verdict: str
+    paper_supports: bool
+
+
+def check_claim(claim: Claim, measured: Callable[[RowRef], Sequence[Mapping[str, float]] | None],
+                paper: Callable[[RowRef], Mapping[str, float]]) -> ClaimCheck:
+    """Check ``claim`` on per-seed measured metrics (``measured(row)``: one mapping per seed, None when
+    missing) and on the paper's numbers (``paper(row)``: the published metrics of the row)."""
+    def summary(ref: RowRef) -> Summary | None:
+        seeds = measured(ref)
+        return Summary.of([metric_value(values, claim.metric) for values in seeds]) if seeds else None
+
+    checks = []
+    paper_supports = True
+    for better, worse in claim.comparisons:
+        a, b = summary(better), summary(worse)
+        paper_a, paper_b = metric_value(paper(better), claim.metric), metric_value(paper(worse), claim.metric)
+        paper_supports &= paper_a > paper_b if claim.direction == "higher" else paper_a < paper_b
+        checks.append(ComparisonCheck(better, worse, a, b, paper_a, paper_b, comparison_verdict(a, b, claim.direction)))
+    return ClaimCheck(claim, tuple(checks), claim_verdict([c.verdict for c in checks]), paper_supports)
+
+
+FEATURES = ("r152", "i3d_x101", "r152+i3d_x101", "s3d_hm", "r152+s3d_hm")
+ABLATION_COLUMNS = ("youcook2", "msrvtt_split1")
+
+
+def _t3(column: str, losses: str, cascade: object) -> RowRef:
+    return row("table3", column, losses=losses, cascade=cascade)
+
+
+def _t4(column: str, tokens: str) -> RowRef:
+    return row("table4", column, tokens=tokens)
+
+
+def _t11(score: str) -> RowRef:
+    return row("table11", "youcook2", score=score)
+
+
+def _t12(setting: str) -> RowRef:
+    return row("table12", "youcook2", setting=setting)
+
+
+def _t13(layers: int) -> RowRef:
+    return row("table13", "youcook2", video_layers=layers)
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("table2", "TACo beats the baseline (L3 with random negatives) for every feature type on both datasets",
+          tuple((row("table2", c, features=f, method="taco"), row("table2", c, features=f, method="baseline"))
+                for c in ABLATION_COLUMNS for f in FEATURES)),
+    Claim("table2", "S3D-HM beats R-152 and I3D-X101 (baseline and TACo, both datasets)",
+          tuple((row("table2", c, features="s3d_hm", method=m), row("table2", c, features=other, method=m))
+                for c in ABLATION_COLUMNS for m in ("baseline", "taco") for other in ("r152", "i3d_x101"))),
+    Claim("table3", "L1+L3 (random negatives) beats L1 alone and L3 alone",
+          tuple((_t3(c, "L1+L3", False), _t3(c, alone, "n/a")) for c in ABLATION_COLUMNS for alone in ("L1", "L3"))),
+    Claim("table3", "cascade sampling beats random negatives for L1+L3",
+          tuple((_t3(c, "L1+L3", True), _t3(c, "L1+L3", False)) for c in ABLATION_COLUMNS)),
+    Claim("table3", "adding the token-level loss L2 helps (L1+L2+L3 beats L1+L3, both with cascade)",
+          tuple((_t3(c, "L1+L2+L3", True), _t3(c, "L1+L3", True)) for c in ABLATION_COLUMNS)),
+    Claim("table4", "noun+verb is the best choice of tokens of interest",
+          tuple((_t4(c, "noun+verb"), _t4(c, other)) for c in ABLATION_COLUMNS
+                for other in ("none", "det+adp", "noun", "verb"))),
+    Claim("table4", "nouns alone and verbs alone each beat no token-level loss",
+          tuple((_t4(c, single), _t4(c, "none")) for c in ABLATION_COLUMNS for single in ("noun", "verb"))),
+    Claim("table4", "det+adp tokens are worse than no token-level loss",
+          tuple((_t4(c, "none"), _t4(c, "det+adp")) for c in ABLATION_COLUMNS)),
+    Claim("table5", "2 video encoder layers beat 1 layer with the same features on YouCook2 (Table 5 vs Table 2)",
+          ((row("table5", "youcook2", model="taco", video="r152+i3d_x101"),
+            row("table2", "youcook2", features="r152+i3d_x101", method="taco")),
+           (row("table5", "youcook2", model="taco", video="s3d_hm"),
+            row("table2", "youcook2", features="s3d_hm", method="taco")))),
+    Claim("table6", "2 video encoder layers beat 1 layer with the same features on MSR-VTT split1 (Table 6 vs Table 2)",
+          ((row("table6", "msrvtt", split="split1", model="taco"),
+            row("table2", "msrvtt_split1", features="r152+s3d_hm", method="taco")),)),
+    Claim("table11", "the fused score is the best score",
+          tuple((_t11("fused"), _t11(other)) for other in ("early_stage", "token_level", "later_stage"))),
+    Claim("table11", "the early-stage score beats the token-level and later-stage scores",
+          ((_t11("early_stage"), _t11("token_level")), (_t11("early_stage"), _t11("later_stage")))),
+    Claim("table11", "training with all three losses improves the early stage (row 3 vs row 1) and the later stage "
+          "(row 5 vs row 2)",
+          ((_t11("early_stage"), _t11("early_stage_only_model")),
+           (_t11("later_stage"), _t11("later_stage_only_model")))),
+    Claim("table12", "adding the early-stage loss improves the later-stage score",
+          ((_t12("early_plus_later_stage"), _t12("later_stage_only")),)),
+    Claim("table12", "cascade sampling improves the later-stage score",
+          ((_t12("cascade_sampling"), _t12("early_plus_later_stage")),)),
+    Claim("table13", "more video encoder layers help (0 < 1 < 2 < 4)",
+          ((_t13(1), _t13(0)), (_t13(2), _t13(1)), (_t13(4), _t13(2)))),
+)
+
+
+def claims_for(table: str) -> list[Claim]:
+    return [claim for claim in CLAIMS if claim.table == table]

@@ -1,0 +1,346 @@
+"""Reports: claim verdicts, formatting, tables from fabricated metrics files equal those from MLflow,
+missing and stale results, the README index, text statistics."""
+from __future__ import annotations
+
+import json
+import random
+import re
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from taco import config as config_module
+from taco import experiments, report, report_claims
+from taco.cli import main
+from taco.report_claims import (INCONCLUSIVE, MISSING, NOT_REPRODUCED, REPRODUCED, Claim, Summary, check_claim,
+                                claim_verdict, comparison_verdict, row)
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = [0, 1, 2]
+SETTINGS = ["l1", "l3_random", "l1_l3_random", "l1_l3_cascade", "taco"]
+SCORES = ("early", "token", "later", "fused")
+METRICS = ("r1", "r5", "r10", "r50", "mr", "mean_r")
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts and formatting on hand-made numbers
+# ---------------------------------------------------------------------------------------------
+
+def test_comparison_verdicts_on_hand_made_numbers():
+    high, low = Summary.of([10, 11, 12]), Summary.of([5, 6, 7])       # means 11 and 6, stds 1 and 1
+    assert (high.mean, high.std, high.n) == (11.0, 1.0, 3)
+    assert comparison_verdict(high, low, "higher") == REPRODUCED
+    assert comparison_verdict(low, high, "higher") == NOT_REPRODUCED
+    close_a, close_b = Summary.of([10, 12, 14]), Summary.of([9, 11, 13])   # diff 1 within std 2
+    assert comparison_verdict(close_a, close_b, "higher") == INCONCLUSIVE
+    assert comparison_verdict(close_b, close_a, "higher") == INCONCLUSIVE
+    # The rule is strict: a difference equal to the spread is within it.
+    assert comparison_verdict(Summary.of([3, 5]), Summary.of([1.5858, 1.5858]), "higher") == REPRODUCED
+    assert comparison_verdict(Summary(4.0, 1.0, 3), Summary(3.0, 0.5, 3), "higher") == INCONCLUSIVE
+    # Ranks: lower is better.
+    assert comparison_verdict(Summary.of([2, 3, 4]), Summary.of([8, 9, 10]), "lower") == REPRODUCED
+    assert comparison_verdict(Summary.of([8, 9, 10]), Summary.of([2, 3, 4]), "lower") == NOT_REPRODUCED
+    # No spread from one seed, no result at all.
+    assert comparison_verdict(Summary.of([50]), Summary.of([1, 2, 3]), "higher") == INCONCLUSIVE
+    assert comparison_verdict(None, low, "higher") == MISSING
+
+
+def test_claim_verdict_needs_every_comparison():
+    assert claim_verdict([REPRODUCED, REPRODUCED]) == REPRODUCED
+    assert claim_verdict([REPRODUCED, INCONCLUSIVE]) == INCONCLUSIVE
+    assert claim_verdict([REPRODUCED, MISSING, INCONCLUSIVE]) == MISSING
+    assert claim_verdict([MISSING, NOT_REPRODUCED, REPRODUCED]) == NOT_REPRODUCED
+
+
+def test_check_claim_on_hand_made_rows():
+    a, b, c = row("t", "col", name="a"), row("t", "col", name="b"), row("t", "col", name="c")
+    measured = {a: [{"r1": 10, "r5": 20, "r10": 30}, {"r1": 12, "r5": 22, "r10": 32}],   # rsum 60, 66
+                b: [{"r1": 1, "r5": 2, "r10": 3}, {"r1": 2, "r5": 3, "r10": 4}],          # rsum 6, 9
+                c: None}
+    paper = {a: {"r1": 5, "r5": 6, "r10": 7}, b: {"r1": 1, "r5": 1, "r10": 1}, c: {"r1": 9, "r5": 9, "r10": 9}}
+    check = check_claim(Claim("t", "a beats b", ((a, b),)), measured.get, paper.get)
+    assert check.verdict == REPRODUCED and check.paper_supports
+    only = check.comparisons[0]
+    assert (only.measured_better.mean, only.measured_worse.mean) == (63.0, 7.5)
+    assert only.measured_better.std == pytest.approx(statistics.stdev([60, 66]))
+    assert (only.paper_better, only.paper_worse) == (18, 3)
+    check = check_claim(Claim("t", "a beats b and c", ((a, b), (a, c))), measured.get, paper.get)
+    assert check.verdict == MISSING and not check.paper_supports   # the paper has c above a
+    check = check_claim(Claim("t", "b beats a on R@1", ((b, a),), metric="r1"), measured.get, paper.get)
+    assert check.verdict == NOT_REPRODUCED
+
+
+SHARED_TABLES = Path("/work/shared/paper/tables.yaml")
+
+
+@pytest.mark.skipif(not SHARED_TABLES.is_file(), reason="the shared copy of the published tables is not here")
+def test_packaged_paper_tables_are_the_published_ones():
+    assert report.load_paper_tables() == yaml.safe_load(SHARED_TABLES.read_text())
+
+
+def test_claims_are_data_that_the_paper_supports():
+    paper_tables = report.load_paper_tables()
+    lookup = report.paper_lookup(paper_tables)
+    tables_with_claims = {claim.table for claim in report_claims.CLAIMS}
+    assert tables_with_claims == {"table2", "table3", "table4", "table5", "table6", "table11", "table12", "table13"}
+    for claim in report_claims.CLAIMS:
+        values = [tuple(report_claims.metric_value(lookup(side), claim.metric) for side in pair)
+                  for pair in claim.comparisons]
+        better = [x > y if claim.direction == "higher" else x < y for x, y in values]
+        assert all(better), f"the paper's numbers do not support '{claim.description}': {values}"
+        for side in (ref for pair in claim.comparisons for ref in pair):   # every row is one we reproduce
+            assert report.find_table_row(side.table, lookup_row(paper_tables, side)) is not None, side.describe()
+
+
+def lookup_row(paper_tables: dict, ref) -> dict:
+    return next(r for r in paper_tables[ref.table]["rows"] if ref.matches(r))
+
+
+def test_claim_rejects_unknown_direction():
+    with pytest.raises(ValueError, match="direction"):
+        Claim("t", "bad", ((row("t", "c"), row("t", "c")),), direction="up")
+
+
+@pytest.mark.parametrize(("values", "text"), [([1.0, 2.0, 3.0], "2.0 ± 1.0"), ([15.84, 15.84], "15.8 ± 0.0"),
+                                              ([0.25, 0.75], "0.5 ± 0.4"), ([42.0], "42.0")])
+def test_mean_std_formatting(values, text):
+    mean, std = statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    assert report.format_mean_std(mean, std, len(values)) == text
+
+
+def test_metric_value_and_labels():
+    assert report_claims.metric_value({"r1": 1.5, "r5": 2.0, "r10": 3.0}, "rsum") == 6.5
+    assert report_claims.metric_value({"mr": 4.0}, "mr") == 4.0
+    assert report_claims.metric_label("r10") == "R@10" and report_claims.metric_label("mr") == "MR"
+    assert report.t2v_metrics({"later/t2v_r1": 1.0, "later/v2t_r1": 2.0, "fused/t2v_r1": 3.0}, "later") == {"r1": 1.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# Fabricated results in the published layout
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def profile_path(tmp_path) -> Path:
+    """The smoke profile restricted to the YouCook2 ablation runs, three seeds."""
+    values = yaml.safe_load((REPO / "params" / "smoke.yaml").read_text())
+    values.update(seeds=SEEDS, grid={"datasets": ["youcook2"], "features": ["r152+s3d_hm"], "video_layers": [1],
+                                     "settings": SETTINGS})
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def fabricated_items(profile: dict) -> dict[tuple[str, int, str], str]:
+    """(run id, seed, evaluation) -> config hash, for every cell the tables read, computed here from the
+    run configs (full-fusion evaluations run with eval.fusion=full)."""
+    runs = {cell.run.id: cell for rows in experiments.TABLES.values() for r in rows for cell in r.cells.values()
+            if cell.run.dataset == "youcook2" and cell.run.features == "r152+s3d_hm" and cell.run.video_layers == 1
+            and cell.run.setting in SETTINGS}
+    items = {}
+    for rows in experiments.TABLES.values():
+        for r in rows:
+            for cell in r.cells.values():
+                if cell.run.id not in runs or cell.evaluation == "figure3":
+                    continue
+                for seed in SEEDS:
+                    values = experiments.run_config(profile, cell.run.id, seed).to_dict()
+                    if cell.evaluation == "full_fusion":
+                        values = config_module.apply_overrides(values, ["eval.fusion=full"])
+                    items[(cell.run.id, seed, cell.evaluation)] = config_module.from_dict(values).hash()
+    return items
+
+
+def fabricate_metrics(rng: random.Random) -> dict[str, float]:
+    return {f"{score}/{direction}_{metric}": rng.uniform(0, 100) for score in SCORES for direction in ("t2v", "v2t")
+            for metric in METRICS}
+
+
+def item_path(results: Path, run_id: str, seed: int, evaluation: str) -> Path:
+    """The published layout: results/runs/<run>/seed<k>/metrics.json, results/evaluations/<run>/seed<k>/<name>.json."""
+    if evaluation == "train":
+        return results / "runs" / run_id / f"seed{seed}" / "metrics.json"
+    return results / "evaluations" / run_id / f"seed{seed}" / f"{evaluation}.json"
+
+
+def write_item(results: Path, key, config_hash: str, metrics: dict) -> None:
+    run_id, seed, evaluation = key
+    path = item_path(results, *key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if evaluation == "train":
+        content = {"config_hash": config_hash, "seed": seed, "dataset": "youcook2", "best_step": 20,
+                   "tags": {"run_id": run_id, "seed": seed}, "val": {}, "test": metrics}
+    else:
+        content = {"config_hash": config_hash, "split": "test", "metrics": metrics}
+    path.write_text(json.dumps(content))
+
+
+@pytest.fixture
+def fabricated(profile_path, tmp_path):
+    """Metrics files for every item; returns (results folder, item -> (config hash, metrics))."""
+    profile = experiments.load_profile(profile_path)
+    rng = random.Random(0)
+    items = {key: (config_hash, fabricate_metrics(rng)) for key, config_hash in fabricated_items(profile).items()}
+    results = tmp_path / "results"
+    for key, (config_hash, metrics) in items.items():
+        write_item(results, key, config_hash, metrics)
+    return results, items
+
+
+def run_report(profile_path: Path, results: Path, out: Path, *extra: str) -> str:
+    assert main(["report", "--profile", str(profile_path), "--runs", str(results / "runs"), "--out", str(out),
+                 *extra]) == 0
+    return (out / "README.md").read_text()
+
+
+def table_row(markdown: str, section: str, *labels: str) -> list[str]:
+    """The cells of the row starting with ``labels`` in the markdown table under heading ``section``."""
+    body = markdown.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    for line in body.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[:len(labels)] == list(labels):
+            return cells
+    raise AssertionError(f"no row {labels} under {section}")
+
+
+def test_table_values_are_mean_and_sample_std_over_seeds(profile_path, fabricated, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")   # 2023-11-14
+    results, items = fabricated
+    run_report(profile_path, results, tmp_path / "reports")
+    table3 = (tmp_path / "reports" / "table3.md").read_text()
+    assert "Generated 2023-11-14 from commit" in table3 and "profile `smoke`" in table3
+    assert report.SYNTHETIC_NOTE in table3
+    run_id = "youcook2__r152+s3d_hm__v1__l1_l3_cascade"
+    expected = []
+    for metric in ("r1", "r5"):
+        values = [items[(run_id, seed, "train")][1][f"fused/t2v_{metric}"] for seed in SEEDS]
+        expected.append(f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}")
+    cells = table_row(table3, "YouCook2", "L1+L3", "True")
+    assert cells[2:6] == ["15.0", expected[0], "38.7", expected[1]]
+    assert cells[-2:] == ["3", f"`{run_id}` (fused)"]
+    # Table 12 reads the later score of the full-fusion evaluations.
+    table12 = (tmp_path / "reports" / "table12.md").read_text()
+    values = [items[(run_id, seed, "full_fusion")][1]["later/t2v_mr"] for seed in SEEDS]
+    cells = table_row(table12, "YouCook2", "cascade_sampling")
+    assert cells[8] == f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+    # metrics.json: the mean of every reproduced cell.
+    summary = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    values = [items[("youcook2__r152+s3d_hm__v1__taco", seed, "train")][1]["token/t2v_r10"] for seed in SEEDS]
+    assert summary["table11"]["youcook2"]["score=token_level"]["r10"] == pytest.approx(statistics.mean(values))
+    assert "msrvtt_split1" not in summary["table2"]   # not in this profile
+
+
+def test_tables_from_files_equal_tables_from_mlflow(profile_path, fabricated, tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from taco.tracking import Tracker, init_tracking_store
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    init_tracking_store()
+    results, items = fabricated
+
+    def log(key, config_hash, metrics, status="FINISHED"):
+        run_id, seed, evaluation = key
+        tracker = Tracker(None, {"seed": seed}, {"run_id": run_id, "seed": seed, "config_hash": config_hash},
+                          job="train" if evaluation == "train" else "evaluate")
+        tracker.start()
+        tracker.log_metrics({f"test/{name}": value for name, value in metrics.items()}, step=20)
+        tracker.finish(status)
+
+    rng = random.Random(1)
+    first = next(iter(items))
+    log(first, items[first][0], fabricate_metrics(rng))                   # an earlier run of a config, rerun below
+    log(first, "0123456789ab", fabricate_metrics(rng))                    # another configuration of the same run
+    time.sleep(0.01)                                                      # later end times below
+    for key, (config_hash, metrics) in items.items():
+        log(key, config_hash, metrics)
+    log(first, items[first][0], fabricate_metrics(rng), status="FAILED")  # a later rerun that failed
+
+    run_report(profile_path, results, tmp_path / "from_files")
+    readme = run_report(profile_path, tmp_path / "nothing", tmp_path / "from_mlflow", "--from-mlflow")
+    assert f"{len(items)} of the {len(items)} results the tables read were found" in readme
+    names = sorted(p.name for p in (tmp_path / "from_files").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "from_mlflow").iterdir())
+    for name in names:
+        files, mlflow_side = ((tmp_path / d / name).read_bytes() for d in ("from_files", "from_mlflow"))
+        if name.endswith(".md"):
+            files, mlflow_side = (b.decode().replace("results read from MLflow", "results read from metrics files")
+                                  for b in (files, mlflow_side))
+        assert files == mlflow_side, name
+
+
+def test_missing_and_stale_results_are_reported(profile_path, fabricated, tmp_path):
+    results, items = fabricated
+    gone = ("youcook2__r152+s3d_hm__v1__l1", 1, "train")
+    item_path(results, *gone).unlink()
+    stale = ("youcook2__r152+s3d_hm__v1__l1_l3_random", 2, "full_fusion")
+    write_item(results, stale, "feedfacecafe", items[stale][1])
+    readme = run_report(profile_path, results, tmp_path / "reports")
+    assert "`youcook2__r152+s3d_hm__v1__l1` seed 1 (train): missing" in readme
+    assert (f"`youcook2__r152+s3d_hm__v1__l1_l3_random` seed 2 (full_fusion): stale (config feedfacecafe, "
+            f"expected {items[stale][0]})") in readme
+    table3 = (tmp_path / "reports" / "table3.md").read_text()
+    assert table_row(table3, "YouCook2", "L1", "n/a")[-2] == "2"       # two seeds left
+    assert "`youcook2__r152+s3d_hm__v1__l1` seed 1 (train): missing" in table3.split("## Missing results")[1]
+    # Nothing at all: every table still renders, every result is listed as missing.
+    readme = run_report(profile_path, tmp_path / "empty", tmp_path / "empty_reports")
+    assert f"0 of the {len(items)} results the tables read were found" in readme
+
+
+def test_bad_result_file_is_named(profile_path, fabricated, tmp_path, capsys):
+    results, items = fabricated
+    key = next(iter(items))
+    item_path(results, *key).write_text("{not json")
+    assert main(["report", "--profile", str(profile_path), "--runs", str(results / "runs"),
+                 "--out", str(tmp_path / "reports")]) == 2
+    assert str(item_path(results, *key)) in capsys.readouterr().err
+    item_path(results, *key).write_text(json.dumps({"config_hash": items[key][0]}))
+    with pytest.raises(report.ReportError, match=r"metrics.json' has no 'test' key"):
+        report.results_from_files({key: items[key][0]}, results)
+
+
+def test_readme_indexes_every_report(profile_path, fabricated, tmp_path):
+    results, items = fabricated
+    for seed in SEEDS:   # training logs of the Table 3 runs: the training curves
+        for setting in SETTINGS:
+            run_id = f"youcook2__r152+s3d_hm__v1__{setting}"
+            log = results / "runs" / run_id / f"seed{seed}" / items[(run_id, seed, "train")][0] / "train_log.jsonl"
+            log.parent.mkdir()
+            entries = [{"step": step, "loss": 5.0 / step + seed, "lr": 1e-4} for step in (1, 2, 3)]
+            log.write_text("".join(json.dumps(entry) + "\n" for entry in entries))
+    readme = run_report(profile_path, results, tmp_path / "reports")
+    out = tmp_path / "reports"
+    links = re.findall(r"\[([^\]]+)\]\(([^)]+)\)", readme)
+    linked = {target for _, target in links}
+    markdown = {p.name for p in out.glob("*.md")} - {"README.md"}
+    assert markdown <= linked and all((out / target).is_file() for target in linked)
+    assert {f"{name}.md" for name in experiments.REPORT_NAMES} <= markdown
+    assert "training_curves.md" in markdown
+    assert (out / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    curves = (out / "training_curves.md").read_text()
+    assert "| YouCook2 | taco | 3 | 2.667 ± 1.000 |" in curves   # last loss 5/3 + seed over seeds 0, 1, 2
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]   # no temporary file left
+
+
+def test_text_statistics_and_figure4(tmp_path, profile_path):
+    from conftest import write_tiny_youcook2
+
+    root = write_tiny_youcook2(tmp_path / "youcook2")
+    config = tmp_path / "text.yaml"
+    config.write_text(yaml.safe_dump({"data": {"dataset": "youcook2", "root": str(root)}}))
+    out = tmp_path / "results" / "text_stats" / "youcook2.json"
+    assert main(["text-stats", "--config", str(config), "--out", str(out), "--samples", "1000"]) == 0
+    stats = json.loads(out.read_text())
+    from taco.data.retrieval import split_clips
+
+    assert stats["captions"] == len(split_clips(config_module.load(config))["train"])
+    curves = stats["idf_curves"]
+    assert len(curves["noun"]) == stats["statistics"]["noun"] and len(curves["verb"]) == stats["statistics"]["verb"]
+    for pos in ("noun", "verb"):
+        idfs = [idf for _, idf in curves[pos]]
+        assert idfs == sorted(idfs, reverse=True) and all(idf >= 0 for idf in idfs)
+    run_report(profile_path, tmp_path / "results", tmp_path / "reports")
+    assert (tmp_path / "reports" / "figure4.png").read_bytes()[:4] == b"\x89PNG"
+    table10 = (tmp_path / "reports" / "table10.md").read_text()
+    assert f"| youcook2 | 378 | {stats['statistics']['noun']} | 168 | {stats['statistics']['verb']} |" in table10
