@@ -1,13 +1,17 @@
 """The Snakemake workflow and its DVC view, checked on a temporary copy of the repository."""
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from taco import experiments
@@ -161,10 +165,91 @@ def test_smoke_profile_end_to_end_through_dvc(tmp_path):
     assert tree_bytes(data) == before
     assert "Nothing to be done" in snakemake(repo, "-n", "--configfile", "params/smoke.yaml").stdout
 
+    check_mlflow_holds_the_runs_and_agrees_with_the_files(repo)
+
     profile = yaml.safe_load((repo / "params" / "smoke.yaml").read_text())
-    profile["datasets"]["activitynet"]["optim"]["lr"] = 2e-4
+    # A longer ActivityNet run with a new learning rate: long enough for a kill to land between checkpoints.
+    profile["datasets"]["activitynet"]["optim"].update(lr=2e-4, iterations=200, checkpoint_every=20,
+                                                       eval_every=100)
     (repo / "params" / "smoke.yaml").write_text(yaml.safe_dump(profile))
     jobs = planned_jobs(snakemake(repo, "-n", "--configfile", "params/smoke.yaml").stdout)
     assert Counter(rule for rule, _ in jobs) == {"resolved_config": SMOKE_SEEDS, "train": SMOKE_SEEDS,
                                                  "effective_profile": 1, "report": 1, "all": 1}
     assert {w["run_id"] for rule, w in jobs if rule == "train"} == {"activitynet__r152+s3d_hm__v2__taco"}
+    check_a_killed_training_job_resumes(repo, "activitynet__r152+s3d_hm__v2__taco", seed=0, iterations=200)
+
+
+def check_mlflow_holds_the_runs_and_agrees_with_the_files(repo: Path) -> None:
+    """MLflow holds every finished training run, and tables rebuilt from MLflow equal those from the files."""
+    env = environment()
+    listing = subprocess.run(
+        [sys.executable, "-c", "import json; from taco.tracking import latest_finished_runs as f; "
+         "print(json.dumps(sorted(f())))"], cwd=repo, env=env, capture_output=True, text=True, check=True)
+    profile = experiments.load_profile(repo / "params" / "smoke.yaml")
+    expected = {json.loads((repo / experiments.run_metrics_path(run, seed)).read_text())["config_hash"]
+                for run in experiments.unique_runs(profile) for seed in profile["seeds"]}
+    assert len(expected) == SMOKE_RUNS * SMOKE_SEEDS
+    assert expected <= set(json.loads(listing.stdout))
+    from_mlflow = repo / "reports_from_mlflow"
+    subprocess.run([sys.executable, "-m", "taco", "report", "--profile", "params/smoke.yaml", "--from-mlflow",
+                    "--out", str(from_mlflow)], cwd=repo, env=env, check=True, capture_output=True, text=True)
+    files, mlflow = report_tables(repo / "reports"), report_tables(from_mlflow)
+    assert files and files == mlflow
+
+
+def check_a_killed_training_job_resumes(repo: Path, run_id: str, seed: int, iterations: int) -> None:
+    """SIGKILL on a training job in the middle of the workflow: no half-written output; started again, the
+    workflow resumes the run from its checkpoint and ends with the metrics of an uninterrupted run."""
+    env = environment()
+    config = repo / experiments.config_path(experiments.config_name(run_id, seed))
+    log = repo / "workflow.log"
+    checkpoints = repo / "results" / "runs" / run_id / f"seed{seed}"
+    before = {p.parent for p in checkpoints.glob("*/checkpoint.pt")}  # the earlier configuration's run
+    workflow = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
+                                 "params/smoke.yaml"], cwd=repo, env=env, stdout=open(log, "w"),
+                                stderr=subprocess.STDOUT)
+    deadline = time.time() + 600
+    found = []
+    while not found and time.time() < deadline and workflow.poll() is None:
+        found = [p for p in checkpoints.glob("*/checkpoint.pt") if p.parent not in before]
+        time.sleep(0.01)
+    killed = processes_running(config.name)
+    assert killed, f"the training job should be running at its first checkpoint:\n{log.read_text()}"
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    workflow.wait(timeout=600)
+    assert workflow.returncode != 0, log.read_text()
+    metrics = repo / experiments.run_metrics_path(run_id, seed)
+    (checkpoint,) = found
+    assert torch.load(checkpoint, weights_only=False)["state"]["step"] < iterations
+    assert not metrics.exists() and not list(metrics.parent.glob("*.tmp"))
+
+    snakemake(repo, "--configfile", "params/smoke.yaml", timeout=1500)
+    resumed = json.loads(metrics.read_text())
+    reference = repo / "uninterrupted"
+    subprocess.run([sys.executable, "-m", "taco", "train", "--config", str(config), "--out", str(reference),
+                    "--no-mlflow", "--quiet"], cwd=repo, env=env, check=True, capture_output=True, timeout=600)
+    uninterrupted = json.loads((reference / "metrics.json").read_text())
+    assert resumed["test"] == uninterrupted["test"] and resumed["best_step"] == uninterrupted["best_step"]
+    assert "Nothing to be done" in snakemake(repo, "-n", "--configfile", "params/smoke.yaml").stdout
+
+
+def processes_running(fragment: str) -> list[int]:
+    """Ids of the processes whose command line contains ``fragment``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if fragment in command:
+                pids.append(int(proc.name))
+    return pids
+
+
+def report_tables(folder: Path) -> dict[str, list[str]]:
+    """Each report's lines without its header lines (date, commit, source), which legitimately differ."""
+    skip = re.compile(r"(generated|commit|results read from|date)", re.IGNORECASE)
+    return {p.name: [line for line in p.read_text().splitlines() if not skip.search(line)]
+            for p in sorted(folder.glob("*.md"))}
