@@ -25,6 +25,7 @@ import yaml
 
 from taco import config as config_module
 from taco import experiments
+from taco.atomic import write_bytes
 from taco.config import RunConfig
 from taco.metrics import summarize_over_seeds
 from taco.report_claims import ClaimCheck, RowRef, check_claim, claims_for, metric_label
@@ -613,15 +614,8 @@ def read_text_stats(text_stats_dir: Path) -> dict[str, dict]:
 # ---------------------------------------------------------------------------------------------
 
 def write_atomically(path: Path, content: str | bytes) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(content.encode() if isinstance(content, str) else content)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Never a half-written report."""
+    write_bytes(path, content.encode() if isinstance(content, str) else content)
 
 
 def row_label(paper_row: Mapping[str, Any]) -> str:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from taco.atomic import write_json
+
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = "taco"
 BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
@@ -202,10 +204,7 @@ class Tracker:
             retry_when_busy(client.log_batch, self._run_id, params=params[start:start + 100])
         if self._id_file is None:
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self._id_file.with_name(f".{self._id_file.name}.tmp")
-        tmp.write_text(json.dumps({"run_id": self._run_id, "tracking_uri": tracking_uri()}))
-        os.replace(tmp, self._id_file)
+        write_json(self._id_file, {"run_id": self._run_id, "tracking_uri": tracking_uri()})
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         if not self.enabled:

@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from taco import distributed
+from taco.atomic import atomic_path, write_json, write_text
 from taco.config import RunConfig
 from taco.data.retrieval import RetrievalData
 from taco.evaluate import encode_split, evaluate_scores, score_matrices
@@ -34,15 +35,12 @@ SELECT_METRICS = ("t2v_r1", "t2v_r5", "t2v_r10")
 
 
 def atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as temporary:
+        torch.save(obj, temporary)
 
 
 def atomic_write_json(data: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_json(path, data, indent=2, sort_keys=True)
 
 
 def warmup_linear_decay(warmup: int, total: int):
@@ -69,9 +67,7 @@ def truncate_log(path: Path, step: int) -> None:
     if not path.is_file():
         return
     kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(line + "\n" for line in kept))
-    os.replace(tmp, path)
+    write_text(path, "".join(line + "\n" for line in kept))
 
 
 def build_model(cfg: RunConfig, video_dim: int) -> TacoModel:

@@ -5,14 +5,20 @@ with); the release has no labelled test subset.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from taco.data.annotation_io import AnnotationError, field, make_clip, read_json, segment_field, subset_split
+from taco.atomic import atomic_path
+from taco.data.annotation_io import (
+    AnnotationError,
+    field,
+    make_clip,
+    read_json,
+    segment_field,
+    subset_split,
+)
 from taco.data.records import Clip
 from taco.data.safe_pickle import safe_load
 
@@ -96,13 +102,7 @@ def convert_univl_features(features_pickle: Path, out_dir: Path) -> list[Path]:
     written = []
     for name, array in arrays.items():
         target = out_dir / f"{name}.npy"
-        handle, temporary = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as fh:
-                np.save(fh, array)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_path(target) as temporary, open(temporary, "wb") as fh:
+            np.save(fh, array)
         written.append(target)
     return written

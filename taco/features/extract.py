@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from taco.atomic import write_text
 from taco.features.resnet2d import ResNet2D
 from taco.features.resnext3d import ResNeXt3D
 from taco.features.s3d import S3D
@@ -166,11 +166,7 @@ def extract_video(path: str | Path, feature_type: str, model: nn.Module, device:
 
 def _write_failures(out_dir: Path, failures: list[tuple[Path, str]]) -> None:
     """Rewrite ``failed_videos.txt`` (one 'video path<TAB>error' line per failed video) atomically."""
-    log_path = out_dir / FAILED_LOG
-    temporary = log_path.with_name(f".{FAILED_LOG}.{os.getpid()}.tmp")
-    lines = "".join(f"{path}\t{' '.join(error.split())}\n" for path, error in failures)
-    temporary.write_text(lines)
-    os.replace(temporary, log_path)
+    write_text(out_dir / FAILED_LOG, "".join(f"{path}\t{' '.join(error.split())}\n" for path, error in failures))
 
 
 def extract_dataset(video_paths: Iterable[str | Path], out_dir: str | Path, feature_type: str,

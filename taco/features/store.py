@@ -8,12 +8,13 @@ paper's "R-152 + S3D" inputs) are aligned to the first type's time axis and conc
 from __future__ import annotations
 
 import os
-import uuid
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from taco.atomic import atomic_path
 
 FEATURE_RATES: dict[str, float] = {"r152": 1.0, "s3d_hm": 1.0, "i3d_x101": 1.5}  # features per second
 FEATURES_DIR = "features"
@@ -221,12 +222,5 @@ def write_features(path: str | Path, array: np.ndarray) -> None:
         raise FeatureError(f"'{path}': row {np.argmax(bad)} holds NaN or inf")
     norms = np.linalg.norm(values, axis=1, keepdims=True)
     normalised = (values / np.maximum(norms, np.finfo(np.float32).tiny)).astype(np.float16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "xb") as handle:
-            np.save(handle, normalised)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "xb") as handle:
+        np.save(handle, normalised)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from taco.atomic import atomic_path, write_json
 from taco.model.text_encoder import resolve_text_model
 
 
@@ -96,15 +96,10 @@ class TextFeatureCache:
         return len(todo)
 
     def _write_shard(self, keys: list[str], features: np.ndarray) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"shard_{uuid.uuid4().hex[:12]}"
-        tmp_data = self.folder / f".{name}.npy.tmp"
-        tmp_meta = self.folder / f".{name}.json.tmp"
-        with open(tmp_data, "wb") as fh:
+        with atomic_path(self.folder / f"{name}.npy") as temporary, open(temporary, "wb") as fh:
             np.save(fh, features)
-        tmp_meta.write_text(json.dumps(keys))
-        os.replace(tmp_data, self.folder / f"{name}.npy")
-        os.replace(tmp_meta, self.folder / f"{name}.json")  # the .json marks the shard complete
+        write_json(self.folder / f"{name}.json", keys)  # written last: it marks the shard complete
         shard = len(self._shards)
         self._shards.append(np.load(self.folder / f"{name}.npy", mmap_mode="r"))
         for row, k in enumerate(keys):

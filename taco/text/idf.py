@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
+from taco.atomic import write_json
 from taco.text.pos import Word, is_token_of_interest, is_word
 
 
@@ -63,16 +62,7 @@ def idf_curve(idf: dict[str, float], pos_words: set[str], n_samples: int) -> lis
 
 def save_idf(path: str | Path, table: dict[str, float]) -> None:
     """Write an idf table as JSON atomically (a temporary file in the same folder, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(table, fh, indent=0, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_json(path, table, indent=0, sort_keys=True)
 
 
 def load_idf(path: str | Path) -> dict[str, float]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from taco.atomic import atomic_path
 from taco.model.text_cache import model_digest
 from taco.model.text_encoder import load_tokenizer
 from taco.text.idf import idf_table
@@ -68,16 +68,13 @@ def prepare_text(splits: dict[str, list[str]], token_type: str, text_model: str,
 
 
 def _save(path: Path, idf: dict[str, float], tables: dict[str, TextTable]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {"idf": np.array(json.dumps(idf))}
     for name, table in tables.items():
         arrays[f"{name}.input_ids"] = table.input_ids
         arrays[f"{name}.attention_mask"] = table.attention_mask
         arrays[f"{name}.weights"] = table.weights
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as temporary, open(temporary, "wb") as fh:
         np.savez(fh, **arrays)
-    os.replace(tmp, path)
 
 
 def _load(path: Path, splits: dict[str, list[str]]) -> tuple[dict[str, float], dict[str, TextTable]]:

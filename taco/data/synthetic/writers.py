@@ -9,28 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from taco.atomic import write_text
 from taco.data.synthetic.vocabulary import STOP_WORDS
 
 YOUTUBE_URL = "https://www.youtube.com/watch?v={}"
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8, "\\n" line ends) to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, value: object) -> None:
