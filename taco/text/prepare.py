@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from taco.atomic import atomic_path
+from taco.atomic import atomic_path, write_json
 from taco.model.text_cache import model_digest
 from taco.model.text_encoder import load_tokenizer
 from taco.text.idf import idf_table
-from taco.text.pos import tag_captions
+from taco.text.pos import Word, tag_captions
 from taco.text.token_weights import build_token_weights
 
 
@@ -54,8 +54,7 @@ def prepare_text(splits: dict[str, list[str]], token_type: str, text_model: str,
     if path.is_file():
         return _load(path, splits)
 
-    unique = sorted({c for captions in splits.values() for c in captions})
-    tags = dict(zip(unique, tag_captions(unique, progress=progress)))
+    tags = cached_tags(sorted({c for captions in splits.values() for c in captions}), cache_dir, progress)
     idf = idf_table([tags[c] for c in splits["train"]], token_type) if token_type != "none" else {}
     tokenizer = load_tokenizer(text_model)
     tables = {}
@@ -65,6 +64,18 @@ def prepare_text(splits: dict[str, list[str]], token_type: str, text_model: str,
         tables[name] = _table(captions, tokenized, max_length)
     _save(path, idf, tables)
     return idf, tables
+
+
+def cached_tags(captions: list[str], cache_dir: str | Path, progress: bool = False) -> dict[str, list[Word]]:
+    """spaCy tags of ``captions``, computed once per caption set and shared by every token type."""
+    key = hashlib.sha1(json.dumps(captions).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / "pos" / f"{key}.json"
+    if path.is_file():
+        tagged = [[Word(*word) for word in words] for words in json.loads(path.read_text())]
+    else:
+        tagged = tag_captions(captions, progress=progress)
+        write_json(path, [[astuple(word) for word in words] for words in tagged])
+    return dict(zip(captions, tagged))
 
 
 def _save(path: Path, idf: dict[str, float], tables: dict[str, TextTable]) -> None:
