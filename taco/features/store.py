@@ -75,7 +75,7 @@ class FeatureStore:
     holds a file descriptor), least recently used first out.
     """
 
-    def __init__(self, root: str | Path, spec: str, cache_size: int = 256):
+    def __init__(self, root: str | Path, spec: str, cache_size: int = 4096):
         if cache_size < 1:
             raise ValueError(f"cache_size must be >= 1, got {cache_size}")
         self.root = Path(root)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from taco.model.layers import SelfAttentionStack
+from taco.model.layers import EMBEDDING_INIT_STD, SelfAttentionStack
 
 
 class FusionModule(nn.Module):
@@ -19,6 +19,8 @@ class FusionModule(nn.Module):
         super().__init__()
         self.token_type = nn.Embedding(2, hidden)
         self.position = nn.Embedding(max_positions, hidden)
+        for embedding in (self.token_type, self.position):
+            nn.init.normal_(embedding.weight, std=EMBEDDING_INIT_STD)
         self.norm = nn.LayerNorm(hidden)
         self.dropout = nn.Dropout(dropout)
         self.layers = SelfAttentionStack(hidden, num_layers, num_heads, ffn_multiplier, dropout)

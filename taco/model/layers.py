@@ -28,6 +28,11 @@ class SelfAttentionStack(nn.Module):
         return tokens * mask.unsqueeze(-1).to(tokens.dtype)
 
 
+EMBEDDING_INIT_STD = 0.02
+"""BERT's initialisation of position and token-type embeddings; PyTorch's default N(0, 1) would swamp
+the projected features (norm ~ sqrt(d) against ~ 0.3) and slow learning down."""
+
+
 class TokenEmbedding(nn.Module):
     """Input projection + absolute position embedding + LayerNorm + dropout (paper 3.1)."""
 
@@ -37,6 +42,7 @@ class TokenEmbedding(nn.Module):
         self.max_positions = max_positions
         self.project = nn.Linear(input_dim, hidden) if input_dim != hidden else nn.Identity()
         self.position = nn.Embedding(max_positions, hidden)
+        nn.init.normal_(self.position.weight, std=EMBEDDING_INIT_STD)
         self.norm = nn.LayerNorm(hidden)
         self.dropout = nn.Dropout(dropout)
 

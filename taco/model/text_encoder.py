@@ -8,7 +8,9 @@ Two modes:
 """
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -40,9 +42,15 @@ def load_tokenizer(name: str):
 
 
 def text_model_width(name: str) -> int:
+    """The encoder's hidden size, read from a local folder's config.json when there is one (importing
+    transformers costs about a second per training job)."""
+    path = resolve_text_model(name)
+    config_file = Path(path) / "config.json"
+    if config_file.is_file():
+        return int(json.loads(config_file.read_text())["hidden_size"])
     from transformers import AutoConfig
 
-    return AutoConfig.from_pretrained(resolve_text_model(name)).hidden_size
+    return AutoConfig.from_pretrained(path).hidden_size
 
 
 class TextEncoder(nn.Module):
