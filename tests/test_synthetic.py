@@ -97,8 +97,9 @@ def test_unknown_profile_is_an_error_naming_the_known_ones():
 def test_default_profile_sizes_meet_the_benchmark_floor():
     p = PROFILES["default"]
     clips_per_video = 7  # recipes have 7-11 steps, 85 % kept
-    assert p.youcook2_recipes * p.youcook2_validation_per_recipe * clips_per_video >= 500
-    assert p.msrvtt_test_videos >= 500 and p.activitynet_val_videos >= 400
+    # test sets of a few hundred items: a later-stage-only model is scored on all N x N pairs
+    assert p.youcook2_recipes * p.youcook2_validation_per_recipe * clips_per_video >= 250
+    assert p.msrvtt_test_videos >= 250 and p.activitynet_val_videos >= 200
     assert p.howto100m_videos > p.youcook2_recipes * p.youcook2_videos_per_recipe  # the large corpus
     assert p.crosstask_videos_per_task - p.crosstask_validation_per_task > 30  # official draw of 30 + test
 
