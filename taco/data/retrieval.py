@@ -1,4 +1,10 @@
-"""A retrieval dataset ready for the trainer: splits, unique video segments, text tables, batches."""
+"""A retrieval dataset ready for the trainer: splits, unique video segments, text tables, batches.
+
+A pretraining dataset (HowTo100M, paper 4.3) has training narrations only: its splits are "train"
+and a held-out "val", and there is no "test" key. Zero-shot transfer evaluates such a model on
+another dataset's test split (Table 8): that dataset's RetrievalData is built as for training on it,
+so its token weights use the idf of its own training captions (Eq. 7), never its test captions.
+"""
 from __future__ import annotations
 
 import random
@@ -15,6 +21,8 @@ from taco.data.splits import hold_out_validation
 from taco.features.store import FeatureStore, pad_batch
 from taco.model.text_cache import TextFeatureCache
 from taco.text.prepare import TextTable, prepare_text
+
+PRETRAINING_DATASETS = ("howto100m",)  # training narrations only, no test split (paper 4.3)
 
 
 @dataclass
@@ -46,18 +54,53 @@ def subsample_segments(clips: list[Clip], max_segments: int, seed: int) -> list[
     return [c for c in clips if c.segment in keep]
 
 
+def loader_options(cfg: RunConfig) -> dict:
+    """The dataset loader's options taken from ``cfg.data`` (see ``load_clips``)."""
+    if cfg.data.dataset == "msrvtt":
+        return {"split": cfg.data.split}
+    if cfg.data.dataset == "howto100m":
+        return {"min_words": cfg.data.min_words}
+    return {}
+
+
 def split_clips(cfg: RunConfig) -> dict[str, list[Clip]]:
-    """Train/val/test clips of the configured dataset; validation held out of training when absent."""
-    options = {"split": cfg.data.split} if cfg.data.dataset == "msrvtt" else {}
-    clips = load_clips(cfg.data.dataset, Path(cfg.data.root), **options)
+    """Train/val/test clips of the configured dataset; validation held out of training when absent.
+    A pretraining dataset has no "test" key (module doc)."""
+    clips = load_clips(cfg.data.dataset, Path(cfg.data.root), **loader_options(cfg))
     if not any(c.split == "val" for c in clips):
         clips = hold_out_validation(clips, cfg.data.val_fraction, seed=0)
-    by_split = {name: [c for c in clips if c.split == name] for name in ("train", "val", "test")}
+    names = ("train", "val") if cfg.data.dataset in PRETRAINING_DATASETS else ("train", "val", "test")
+    by_split = {name: [c for c in clips if c.split == name] for name in names}
     by_split["val"] = subsample_segments(by_split["val"], cfg.data.max_val_items, seed=0)
     for name, items in by_split.items():
         if not items:
             raise ValueError(f"dataset {cfg.data.dataset} at {cfg.data.root} has no {name} clips")
     return by_split
+
+
+def frozen_text_cache(cfg: RunConfig, tables: list[TextTable], progress: bool = False) -> TextFeatureCache | None:
+    """In frozen text mode, the cache of the pretrained text encoder's features holding every caption
+    of ``tables``; None in finetune mode (the model reads wordpiece ids)."""
+    if cfg.model.text_mode != "frozen":
+        return None
+    cache = TextFeatureCache(cfg.cache_dir, cfg.model.text_model, cfg.data.max_text_tokens)
+    cache.add([c for t in tables for c in t.captions], np.concatenate([t.input_ids for t in tables]),
+              np.concatenate([t.attention_mask for t in tables]), progress=progress)
+    return cache
+
+
+def text_tokens(table: TextTable, rows, text_cache: TextFeatureCache | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(tokens, mask, weights) of rows of a table, trimmed to their longest caption; tokens are cached
+    features when ``text_cache`` is given (frozen mode), else wordpiece ids."""
+    rows = np.asarray(rows)
+    mask = table.attention_mask[rows]
+    length = int(mask.sum(1).max())
+    if text_cache is not None:
+        tokens = torch.from_numpy(text_cache.get([table.captions[i] for i in rows], length))
+    else:
+        tokens = torch.from_numpy(table.input_ids[rows, :length])
+    return tokens, torch.from_numpy(mask[:, :length]), torch.from_numpy(table.weights[rows, :length])
 
 
 class RetrievalData:
@@ -74,12 +117,7 @@ class RetrievalData:
         for name, items in clips.items():
             segments, index = index_segments(items)
             self.splits[name] = RetrievalSplit(items, segments, index, tables[name])
-        self.text_cache = None
-        if cfg.model.text_mode == "frozen":
-            self.text_cache = TextFeatureCache(cfg.cache_dir, cfg.model.text_model, cfg.data.max_text_tokens)
-            parts = list(tables.values())
-            self.text_cache.add([c for t in parts for c in t.captions], np.concatenate([t.input_ids for t in parts]),
-                                np.concatenate([t.attention_mask for t in parts]), progress=progress)
+        self.text_cache = frozen_text_cache(cfg, list(tables.values()), progress=progress)
 
     @property
     def video_dim(self) -> int:
@@ -95,15 +133,7 @@ class RetrievalData:
 
     def text_batch(self, split: str, text_indices) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(tokens, mask, weights) trimmed to the longest caption of the batch; tokens are ids or features."""
-        table = self.splits[split].text
-        rows = np.asarray(text_indices)
-        mask = table.attention_mask[rows]
-        length = int(mask.sum(1).max())
-        if self.text_cache is not None:
-            tokens = torch.from_numpy(self.text_cache.get([table.captions[i] for i in rows], length))
-        else:
-            tokens = torch.from_numpy(table.input_ids[rows, :length])
-        return tokens, torch.from_numpy(mask[:, :length]), torch.from_numpy(table.weights[rows, :length])
+        return text_tokens(self.splits[split].text, text_indices, self.text_cache)
 
     def train_batch(self, text_indices) -> dict[str, torch.Tensor]:
         split = self.splits["train"]
