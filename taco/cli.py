@@ -25,32 +25,17 @@ def cmd_train(args) -> int:
 
     cfg = _load_config(args)
     result = train(cfg, args.out, progress=not args.quiet, track=not args.no_mlflow)
-    print(json.dumps({k: result["test"][k] for k in sorted(result["test"]) if k.startswith("fused/t2v")}, indent=1))
+    metrics = result["test"] or result["val"]  # validation only for pretraining data (no test split)
+    print(json.dumps({k: metrics[k] for k in sorted(metrics) if k.startswith("fused/t2v")}, indent=1))
     return 0
-
-
-def _load_run(run_dir: Path, overrides: list[str]):
-    import torch
-
-    from taco.train import build_model
-
-    best = run_dir / "best.pt"
-    if not best.is_file():
-        raise FileNotFoundError(f"no best.pt in run directory '{run_dir}': train it first")
-    saved = torch.load(best, map_location="cpu", weights_only=False)
-    cfg = config_module.from_dict(config_module.apply_overrides(saved["config"], overrides))
-    model = build_model(cfg, saved["video_dim"])
-    model.load_state_dict(saved["model"])
-    return cfg, model.eval()
 
 
 def cmd_evaluate(args) -> int:
     from taco.data.retrieval import RetrievalData
-    from taco.train import atomic_write_json, evaluate_split
-
     from taco.tracking import Tracker
+    from taco.train import atomic_write_json, evaluate_split, load_run
 
-    cfg, model = _load_run(args.run, args.overrides)
+    cfg, model = load_run(args.run, args.overrides)
     tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset,
             "split": args.split, "overrides": " ".join(args.overrides),
             "run_name": f"{cfg.tags.get('run_name', args.run)} evaluate {' '.join(args.overrides)}".strip()}
@@ -64,7 +49,9 @@ def cmd_evaluate(args) -> int:
         raise
     tracker.log_metrics({f"{args.split}/{k}": v for k, v in metrics.items()})
     tracker.finish()
+    evaluated = data.splits[args.split]
     result = {"run": str(args.run), "split": args.split, "config_hash": cfg.hash(), "eval": cfg.eval.__dict__,
+              "dataset": cfg.data.dataset, "captions": len(evaluated), "videos": len(evaluated.segments),
               "metrics": metrics}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,8 +92,9 @@ def top_retrievals(cfg, model, data, split_name: str, queries: list[str], token_
 def cmd_score(args) -> int:
     """Top-k test segments of free-text queries, for each test-time token weight (Figure 3)."""
     from taco.data.retrieval import RetrievalData
+    from taco.train import load_run
 
-    cfg, model = _load_run(args.run, args.overrides)
+    cfg, model = load_run(args.run, args.overrides)
     data = RetrievalData(cfg, progress=not args.quiet)
     print(json.dumps(top_retrievals(cfg, model, data, args.split, args.query, args.token_weight, args.top), indent=1))
     return 0
@@ -117,9 +105,9 @@ def cmd_figure3(args) -> int:
     import random
 
     from taco.data.retrieval import RetrievalData
-    from taco.train import atomic_write_json
+    from taco.train import atomic_write_json, load_run
 
-    cfg, model = _load_run(args.run, [])
+    cfg, model = load_run(args.run, [])
     data = RetrievalData(cfg, progress=not args.quiet)
     captions = sorted({c.text for c in data.splits["test"].clips})
     queries = random.Random(args.seed).sample(captions, min(args.queries, len(captions)))
@@ -164,8 +152,8 @@ DELEGATED = {
 
 def cmd_init_tracking(args) -> int:
     """Create the MLflow store and experiment once, before parallel jobs log to it."""
-    from taco.train import atomic_write_json
     from taco.tracking import EXPERIMENT, init_tracking_store, tracking_uri
+    from taco.train import atomic_write_json
 
     record = {"tracking_uri": tracking_uri(), "experiment": EXPERIMENT, "experiment_id": init_tracking_store()}
     if args.out:
@@ -194,6 +182,29 @@ def cmd_report(args) -> int:
     inputs = ReportInputs(results_dir=args.runs.parent, from_mlflow=args.from_mlflow)
     index = write_reports(args.profile, inputs, args.out)
     print(f"wrote {len(index)} reports and README.md, metrics.json under {args.out}")
+    return 0
+
+
+def cmd_crosstask(args) -> int:
+    """CrossTask step localization recall of a trained run (paper 5.2, Table 9)."""
+    from taco.downstream.crosstask import evaluate_crosstask
+
+    result = evaluate_crosstask(args.run, args.root, args.features, seed=args.seed,
+                                train_per_task=args.train_per_task, out=args.out, track=not args.no_mlflow,
+                                progress=not args.quiet)
+    print(json.dumps({k: result[k] for k in ("recall", "per_task", "num_test_videos", "seed")}, indent=1))
+    return 0
+
+
+def cmd_coin(args) -> int:
+    """COIN action segmentation frame accuracy of a trained run's video encoder (paper 5.2, Table 9)."""
+    from taco.downstream.coin import evaluate_coin
+
+    result = evaluate_coin(args.run, args.root, args.features, mode=args.mode, seed=args.seed,
+                           iterations=args.iterations, batch_size=args.batch_size, lr=args.lr, out=args.out,
+                           track=not args.no_mlflow, progress=not args.quiet)
+    print(json.dumps({k: result[k] for k in ("frame_accuracy", "background_only_accuracy", "mode", "seed")},
+                     indent=1))
     return 0
 
 
@@ -270,6 +281,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")
     p.add_argument("--from-mlflow", action="store_true", help="rebuild the results from MLflow instead of the files")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("crosstask", help="CrossTask action step localization recall of a trained run (Table 9)")
+    p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
+    p.add_argument("--root", type=Path, required=True, help="CrossTask release folder (with features/)")
+    p.add_argument("--features", help="feature spec, e.g. r152+s3d_hm (default: the run's data.features)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the per-task training-video draw")
+    p.add_argument("--train-per-task", type=int, default=30, help="training videos drawn per task (official: 30)")
+    p.add_argument("--out", type=Path, required=True, help="write the metrics JSON here")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_crosstask)
+
+    p = sub.add_parser("coin", help="COIN action segmentation accuracy of a trained run's video encoder (Table 9)")
+    p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
+    p.add_argument("--root", type=Path, required=True, help="COIN folder (COIN.json and features/)")
+    p.add_argument("--features", help="feature spec, e.g. r152+s3d_hm (default: the run's data.features)")
+    p.add_argument("--mode", choices=["linear_probe", "finetune"], default="linear_probe",
+                   help="train the linear head only, or the video encoder too")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=16, help="32-second windows per step")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--out", type=Path, required=True, help="write the metrics JSON here")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_coin)
     return parser
 
 
