@@ -99,7 +99,11 @@ DATASETS: dict[str, DatasetSpec] = {
     "msrvtt_split1": DatasetSpec("msrvtt", "split1", 48, 30),
     "msrvtt_split2": DatasetSpec("msrvtt", "split2", 48, 30),
     "activitynet": DatasetSpec("activitynet", None, 256, 256),
+    "howto100m": DatasetSpec("howto100m", None, 48, 30),    # pretraining (paper 4.3): no test split
 }
+PRETRAIN_DATASET = "howto100m"
+PRETRAIN_VIDEO_LAYERS = 4     # paper 4.3: the pretrained model has 4 video encoder layers
+ZERO_SHOT_TARGETS = ("youcook2", "msrvtt_split2")   # Table 8: MSR-VTT zero-shot on split2
 
 # ---------------------------------------------------------------------------------------------
 # Runs, table cells and tables
@@ -107,25 +111,40 @@ DATASETS: dict[str, DatasetSpec] = {
 
 RUN_ID_SEPARATOR = "__"
 SCORES = config_module.SCORE_NAMES
-EVALUATIONS = ("train", "full_fusion", "figure3")
+COIN_MODES = ("linear_probe", "finetune")
+EVALUATIONS = ("train", "full_fusion", "figure3", *(f"zero_shot_{t}" for t in ZERO_SHOT_TARGETS), "crosstask",
+               *(f"coin_{mode}" for mode in COIN_MODES))
 """Where a cell's numbers come from: ``train`` = the run's own test metrics (metrics.json);
 ``full_fusion`` = the run re-evaluated with the later stage over all N x N pairs (Table 12);
-``figure3`` = top-5 retrievals of a few test captions per test-time token weight (Figure 3)."""
+``figure3`` = top-5 retrievals of a few test captions per test-time token weight (Figure 3);
+``zero_shot_<dataset key>`` = a pretrained run evaluated on that dataset's test split (Table 8, Figure 2);
+``crosstask`` = step localization recall, ``coin_<mode>`` = segmentation frame accuracy (Table 9)."""
+RETRIEVAL_EVALUATIONS = ("train", "full_fusion", *(f"zero_shot_{t}" for t in ZERO_SHOT_TARGETS))
+"""Evaluations whose JSON holds retrieval metrics (``test`` in metrics.json, else ``metrics``)."""
 FULL_FUSION_OVERRIDES = ("eval.fusion=full",)
 FIGURE3_TOKEN_WEIGHTS = (0.0, 0.1, 0.5)
 PAPER_VIDEO_LAYERS = (0, 1, 2, 4)     # Table 13
 
 
+FINETUNED = "ft"
+
+
 @dataclass(frozen=True, order=True)
 class Run:
+    """``finetuned``: trained from the pretrained run of the same features, layers, setting and seed
+    (``pretrained``) instead of from scratch; its id ends in ``__ft``."""
+
     dataset: str
     features: str
     video_layers: int
     setting: str
+    finetuned: bool = False
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
             raise ExperimentError(f"unknown dataset key '{self.dataset}' (known: {', '.join(DATASETS)})")
+        if self.finetuned and self.dataset == PRETRAIN_DATASET:
+            raise ExperimentError(f"a run on the pretraining dataset '{PRETRAIN_DATASET}' cannot be finetuned")
         if self.setting != canonical_setting(self.setting):
             raise ExperimentError(f"setting '{self.setting}' is an alias: use '{canonical_setting(self.setting)}'")
         if not isinstance(self.video_layers, int) or self.video_layers < 0:
@@ -133,15 +152,24 @@ class Run:
 
     @property
     def id(self) -> str:
-        return RUN_ID_SEPARATOR.join([self.dataset, self.features, f"v{self.video_layers}", self.setting])
+        parts = [self.dataset, self.features, f"v{self.video_layers}", self.setting]
+        return RUN_ID_SEPARATOR.join(parts + ([FINETUNED] if self.finetuned else []))
+
+    @property
+    def pretrained(self) -> Run | None:
+        """The pretraining run a finetuned run starts from (None for a run trained from scratch)."""
+        if not self.finetuned:
+            return None
+        return Run(PRETRAIN_DATASET, self.features, self.video_layers, self.setting)
 
     @classmethod
     def parse(cls, run_id: str) -> Run:
-        """The run of an id such as ``youcook2__r152+s3d_hm__v1__taco``."""
+        """The run of an id such as ``youcook2__r152+s3d_hm__v1__taco`` (``...__ft`` when finetuned)."""
         parts = run_id.split(RUN_ID_SEPARATOR)
-        if len(parts) != 4 or not parts[2].startswith("v") or not parts[2][1:].isdigit():
-            raise ExperimentError(f"run id '{run_id}' is not <dataset>__<features>__v<layers>__<setting>")
-        return cls(parts[0], parts[1], int(parts[2][1:]), parts[3])
+        finetuned = len(parts) == 5 and parts[4] == FINETUNED
+        if (len(parts) != 4 and not finetuned) or not parts[2].startswith("v") or not parts[2][1:].isdigit():
+            raise ExperimentError(f"run id '{run_id}' is not <dataset>__<features>__v<layers>__<setting>[__ft]")
+        return cls(parts[0], parts[1], int(parts[2][1:]), parts[3], finetuned)
 
 
 @dataclass(frozen=True)
@@ -171,8 +199,9 @@ class Row:
     paper_video_layers: int | None = None
 
     def runs(self) -> list[Run]:
-        runs = [cell.run for cell in self.cells.values()]
-        return runs + ([self.size_run] if self.size_run is not None else [])
+        """Every run the row reads, and the pretraining runs its finetuned runs start from."""
+        runs = [cell.run for cell in self.cells.values()] + ([self.size_run] if self.size_run is not None else [])
+        return [r for run in runs for r in ([run.pretrained] if run.finetuned else []) + [run]]
 
 
 ABLATION_FEATURES = "r152+s3d_hm"
@@ -225,6 +254,7 @@ def _build_tables() -> dict[str, list[Row]]:
     tables["table13"] = [Row({"video_layers": layers}, {"youcook2": Cell(_youcook2_ablation("taco", layers))},
                              size_run=_youcook2_ablation("taco", layers), paper_video_layers=layers)
                          for layers in PAPER_VIDEO_LAYERS]
+    tables.update(_transfer_tables())
     largest = max(PAPER_VIDEO_LAYERS)
     tables["table14"] = [Row({"method": "taco_largest"}, size_run=_youcook2_ablation("taco", largest),
                              paper_video_layers=largest)]
@@ -235,11 +265,42 @@ def _build_tables() -> dict[str, list[Row]]:
     return tables
 
 
+def pretraining_run(setting: str = "taco", features: str = "s3d_hm") -> Run:
+    return Run(PRETRAIN_DATASET, features, PRETRAIN_VIDEO_LAYERS, setting)
+
+
+FINETUNE_COLUMNS = {"s3d_hm": {"youcook2": "youcook2", "msrvtt": "msrvtt_split2", "activitynet": "activitynet"},
+                    "r152+s3d_hm": {"youcook2": "youcook2", "msrvtt_split1": "msrvtt_split1",
+                                    "activitynet": "activitynet"}}
+"""Table 8's finetuned rows: video features -> published column -> our dataset key."""
+FIGURE2_SETTINGS = ("l1", "l3_random", "l1_l3_random", "l1_l3_cascade", "taco")   # Table 3's rows, score-1..5
+
+
+def _zero_shot_cells(run: Run) -> dict[str, Cell]:
+    columns = {"youcook2": "youcook2", "msrvtt_split2": "msrvtt"}
+    return {columns[target]: Cell(run, evaluation=f"zero_shot_{target}") for target in ZERO_SHOT_TARGETS}
+
+
+def _transfer_tables() -> dict[str, list[Row]]:
+    """Table 8 (zero-shot and finetuned after pretraining), Figure 2 (zero-shot per Table 3 setting of
+    pretraining) and Table 9 (CrossTask, COIN with the pretrained model)."""
+    table8 = [Row({"protocol": "zero_shot", "model": "taco", "video": "s3d_hm"}, _zero_shot_cells(pretraining_run()))]
+    table8 += [Row({"protocol": "finetuned", "model": "taco", "video": features},
+                   {column: Cell(Run(dataset, features, PRETRAIN_VIDEO_LAYERS, "taco", finetuned=True))
+                    for column, dataset in columns.items()})
+               for features, columns in FINETUNE_COLUMNS.items()]
+    figure2 = [Row({"setting": setting}, _zero_shot_cells(pretraining_run(setting))) for setting in FIGURE2_SETTINGS]
+    table9 = [Row({"method": "taco"}, {"crosstask": Cell(pretraining_run(), evaluation="crosstask"),
+                                       **{f"coin_{mode}": Cell(pretraining_run(), evaluation=f"coin_{mode}")
+                                          for mode in COIN_MODES}})]
+    return {"table8": table8, "figure2": figure2, "table9": table9}
+
+
 TABLES: dict[str, list[Row]] = _build_tables()
 """Table id -> rows, in the paper's order."""
 
-REPORT_NAMES = ("table2", "table3", "table4", "table5", "table6", "table7", "table10", "table11", "table12",
-                "table13", "table14", "figure3", "figure4", "training_curves")
+REPORT_NAMES = ("table2", "table3", "table4", "table5", "table6", "table7", "table8", "table9", "table10", "table11",
+                "table12", "table13", "table14", "figure2", "figure3", "figure4", "training_curves")
 """One markdown report per name under ``reports/`` (Table 10 and Figure 4 read the captions only)."""
 
 
@@ -318,18 +379,25 @@ def unique_runs(profile: dict) -> list[str]:
     return [run.id for run in selected_runs(profile)]
 
 
-def dataset_root(profile: dict, dataset: str) -> str:
-    """The release folder of a dataset key: ``<data.root>/<release>`` for synthetic data, else
-    ``data.paths.<release>``."""
-    release = DATASETS[dataset].release
+def release_root(profile: dict, release: str, needed_by: str = "") -> str:
+    """The folder of a release (``youcook2``, ..., ``crosstask``, ``coin``): ``<data.root>/<release>``
+    for synthetic data, else ``data.paths.<release>``."""
     data = profile["data"]
     if data["source"] == "synthetic":
         return f"{data['root']}/{release}"
     paths = data.get("paths") or {}
     if release not in paths:
-        raise ExperimentError(f"'data.paths.{release}' is required when data.source is 'real' "
-                              f"(dataset key '{dataset}')")
+        raise ExperimentError(f"'data.paths.{release}' is required when data.source is 'real'{needed_by}")
     return str(paths[release])
+
+
+def dataset_root(profile: dict, dataset: str) -> str:
+    """The release folder of a dataset key (see ``release_root``)."""
+    return release_root(profile, DATASETS[dataset].release, f" (dataset key '{dataset}')")
+
+
+DOWNSTREAM_RELEASES = {"crosstask": "crosstask", **{f"coin_{mode}": "coin" for mode in COIN_MODES}}
+"""Downstream evaluation -> the release it reads (Table 9)."""
 
 
 def _base_values(profile: dict, dataset: str) -> dict:
@@ -341,10 +409,16 @@ def _base_values(profile: dict, dataset: str) -> dict:
 
 
 def run_config(profile: dict, run_id: str, seed: int) -> RunConfig:
-    """The RunConfig of one run and seed: profile ``base`` < dataset < ``datasets.<key>`` < run < seed, tags."""
+    """The RunConfig of one run and seed: profile ``base`` < dataset < ``datasets.<key>`` < ``finetune``
+    (finetuned runs) < run < seed, tags. A finetuned run starts from its pretraining run's best.pt of
+    the same seed (``model.init_from``)."""
     run = Run.parse(run_id)
     run_values = {"data": {"features": run.features}, "model": {"video_layers": run.video_layers},
                   "loss": SETTINGS[run.setting], "optim": {"seed": seed}}
+    if run.finetuned:
+        pretrained = run_config(profile, run.pretrained.id, seed)
+        init = f"{run_work_dir(run.pretrained.id, seed, pretrained.hash())}/best.pt"
+        run_values = deep_merge(profile.get("finetune") or {}, run_values, {"model": {"init_from": init}})
     tags = {"tables": ",".join(tables_of(run)), "setting": run.setting, "dataset": run.dataset,
             "features": run.features, "video_layers": run.video_layers, "seed": seed, "run_id": run.id,
             "run_name": f"{run.id}/seed{seed}", "profile": profile.get("profile", "")}
@@ -444,9 +518,18 @@ def _check_semantics(profile: dict) -> list[str]:
     runs = selected_runs(profile)
     if not runs:
         problems.append("'grid': keeps no run of any table")
+    if profile.get("finetune"):
+        try:
+            config_module.from_dict(deep_merge(profile.get("base") or {}, profile["finetune"]))
+        except config_module.ConfigError as err:
+            problems.append(f"'finetune': {err}")
     if profile["data"]["source"] == "real":
         paths = profile["data"].get("paths") or {}
-        for release in sorted({DATASETS[run.dataset].release for run in runs} - set(paths)):
+        releases = {DATASETS[run.dataset].release for run in runs}
+        releases |= {DOWNSTREAM_RELEASES[e] for _, _, e in evaluations(profile) if e in DOWNSTREAM_RELEASES}
+        releases |= {DATASETS[e.removeprefix("zero_shot_")].release for _, _, e in evaluations(profile)
+                     if e.startswith("zero_shot_")}
+        for release in sorted(releases - set(paths)):
             problems.append(f"'data.paths.{release}': required by the selected runs when data.source is 'real'")
         for release, path in sorted(paths.items()):
             if not Path(path).is_dir():
@@ -545,11 +628,33 @@ def run_work_dir(run_id: str, seed: int, config_hash: str) -> str:
     return f"{RESULTS_DIR}/runs/{run_id}/seed{seed}/{config_hash}"
 
 
+def evaluation_overrides(profile: dict, evaluation: str) -> list[str]:
+    """``--set`` overrides under which a retrieval evaluation scores a run: all N x N pairs for
+    ``full_fusion``; for ``zero_shot_<key>`` the target dataset's data settings (release, folder,
+    split, token limits), the run's features kept."""
+    if evaluation == "full_fusion":
+        return list(FULL_FUSION_OVERRIDES)
+    if evaluation.startswith("zero_shot_"):
+        target = evaluation.removeprefix("zero_shot_")
+        data = {**DATASETS[target].data_section(), "root": dataset_root(profile, target)}
+        return [f"data.{key}={value}" for key, value in data.items()]
+    if evaluation == "train":
+        return []
+    raise ExperimentError(f"evaluation '{evaluation}' is not a retrieval evaluation")
+
+
+def evaluated_config(profile: dict, run_id: str, seed: int, evaluation: str) -> RunConfig:
+    """The configuration a retrieval evaluation of a run ran under (its overrides applied)."""
+    cfg = run_config(profile, run_id, seed)
+    overrides = evaluation_overrides(profile, evaluation)
+    return config_module.from_dict(config_module.apply_overrides(cfg.to_dict(), overrides)) if overrides else cfg
+
+
 def evaluation_path(run_id: str, seed: int, evaluation: str) -> str:
     """The JSON a cell's numbers come from."""
     if evaluation == "train":
         return run_metrics_path(run_id, seed)
-    if evaluation not in EVALUATIONS:
+    if evaluation not in EVALUATIONS and "{" not in evaluation:  # "{...}": a Snakemake wildcard pattern
         raise ExperimentError(f"unknown evaluation '{evaluation}' (known: {', '.join(EVALUATIONS)})")
     return f"{RESULTS_DIR}/evaluations/{run_id}/seed{seed}/{evaluation}.json"
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import yaml
 
-from taco import config as config_module
 from taco import experiments
 from taco.atomic import write_bytes
 from taco.config import RunConfig
@@ -33,9 +32,8 @@ from taco.tracking import EXPERIMENT, git_commit, latest_finished_runs
 
 PAPER_TABLES_PATH = Path(__file__).with_name("paper_tables.yaml")
 T2V_METRICS = ("r1", "r5", "r10", "r50", "mr")
-EVALUATION_OVERRIDES: dict[str, tuple[str, ...]] = {"train": (), "full_fusion": experiments.FULL_FUSION_OVERRIDES}
-"""Config overrides under which each numeric evaluation ran: they make its config hash."""
-RETRIEVAL_TABLES = ("table2", "table3", "table4", "table5", "table6", "table7", "table11", "table12", "table13")
+RETRIEVAL_TABLES = ("table2", "table3", "table4", "table5", "table6", "table7", "table8", "table11", "table12",
+                    "table13")
 COLUMN_NAMES = {"youcook2": "YouCook2", "msrvtt_split1": "MSR-VTT (split1)", "msrvtt": "MSR-VTT",
                 "activitynet": "ActivityNet"}
 SIZE_KEYS = ("params_m", "flops_g")
@@ -72,11 +70,6 @@ class Results:
     problems: dict[ItemKey, str] = field(default_factory=dict)
 
 
-def evaluated_config(cfg: RunConfig, evaluation: str) -> RunConfig:
-    """The configuration an evaluation of a run ran under (its overrides applied)."""
-    return config_module.from_dict(config_module.apply_overrides(cfg.to_dict(), list(EVALUATION_OVERRIDES[evaluation])))
-
-
 def expected_items(profile: dict) -> dict[ItemKey, str]:
     """Every numeric result the profile's tables read, with the config hash that must have produced it."""
     selected = set(experiments.selected_runs(profile))
@@ -84,13 +77,12 @@ def expected_items(profile: dict) -> dict[ItemKey, str]:
     for rows in experiments.TABLES.values():
         for row in rows:
             for cell in row.cells.values():
-                if cell.evaluation not in EVALUATION_OVERRIDES or cell.run not in selected:
+                if cell.evaluation not in experiments.RETRIEVAL_EVALUATIONS or cell.run not in selected:
                     continue
                 for seed in profile["seeds"]:
                     key = (cell.run.id, seed, cell.evaluation)
                     if key not in expected:
-                        cfg = experiments.run_config(profile, cell.run.id, seed)
-                        expected[key] = evaluated_config(cfg, cell.evaluation).hash()
+                        expected[key] = experiments.evaluated_config(profile, cell.run.id, seed, cell.evaluation).hash()
     return expected
 
 
@@ -669,6 +661,7 @@ class ReportInputs:
 
 def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> dict[str, str]:
     """Write every report, ``README.md`` and ``metrics.json`` under ``out_dir``; return file -> title."""
+    from taco import report_transfer
     profile = experiments.load_profile(profile_path)
     paper_tables = load_paper_tables()
     expected = expected_items(profile)
@@ -694,15 +687,23 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> di
     reports["table10.md"] = render_table10(paper_tables, context, text_stats)
     reports["table14.md"] = render_table14(paper_tables, context, sizes, selected)
     reports["figure3.md"] = render_figure3(paper_tables, context, retrievals)
+    figure2 = report_transfer.figure2_data(profile, results)
+    checks["figure2"] = report_transfer.figure2_checks(figure2)
+    reports["figure2.md"] = report_transfer.render_figure2(paper_tables, context, figure2, checks["figure2"])
+    reports["table9.md"] = report_transfer.render_table9(paper_tables, context,
+                                                         report_transfer.table9_results(profile, inputs.results_dir))
     reports["figure4.md"] = render_figure4(paper_tables, context, text_stats)
     reports["training_curves.md"] = render_training_curves(context, curves)
-    titles = {name: report_title(name, paper_tables) for name in [*tables, "table10", "table14", "figure3", "figure4"]}
+    titles = {name: report_title(name, paper_tables)
+              for name in [*tables, "table9", "table10", "table14", "figure2", "figure3", "figure4"]}
     index = {name: titles.get(name.removesuffix(".md"), CURVES_TITLE) for name in reports}
     figures = {}
     if any(d in text_stats for d in IDF_DATASETS):
         figures["figure4.png"] = figure4_png(text_stats)
     if curves:
         figures["training_curves.png"] = training_curves_png(curves)
+    if any(cell.seeds for cells in figure2.values() for cell in cells.values()):
+        figures["figure2.png"] = report_transfer.figure2_png(figure2)
 
     out_dir = Path(out_dir)
     for name, content in {**figures, **reports}.items():

@@ -164,6 +164,7 @@ class Tracker:
         self.experiment = experiment
         self.enabled = enabled
         self._run_id = None
+        self._pending: list[tuple[str, float, int, int]] = []
 
     @property
     def _id_file(self) -> Path | None:
@@ -207,17 +208,27 @@ class Tracker:
         write_json(self._id_file, {"run_id": self._run_id, "tracking_uri": tracking_uri()})
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Queue metrics; they reach MLflow at the next ``flush`` (the trainer flushes at every
+        checkpoint, so a resumed run replays and logs again whatever a crash lost) or ``finish``."""
         if not self.enabled:
+            return
+        timestamp = int(time.time() * 1000)
+        self._pending += [(key, float(value), timestamp, step or 0) for key, value in metrics.items()]
+
+    def flush(self) -> None:
+        """Send the queued metrics in batches (one SQLite transaction per 1000, not one per step)."""
+        if not self.enabled or not self._pending:
             return
         from mlflow.entities import Metric
 
-        timestamp = int(time.time() * 1000)
-        batch = [Metric(key, float(value), timestamp, step or 0) for key, value in metrics.items()]
         client = _client()
+        batch = [Metric(*values) for values in self._pending]
         for start in range(0, len(batch), 1000):  # MLflow accepts at most 1000 metrics per batch
             retry_when_busy(client.log_batch, self._run_id, metrics=batch[start:start + 1000])
+        self._pending = []
 
     def finish(self, status: str = "FINISHED") -> None:
         if not self.enabled or self._run_id is None:
             return
+        self.flush()
         retry_when_busy(_client().set_terminated, self._run_id, status=status)

@@ -36,7 +36,8 @@ def smoke_profile():
 def test_table_sizes_follow_the_paper():
     sizes = {table: len(rows) for table, rows in experiments.TABLES.items()}
     assert sizes == {"table2": 10, "table3": 5, "table4": 5, "table5": 2, "table6": 2, "table7": 1, "table11": 6,
-                     "table12": 3, "table13": 4, "table14": 1, "figure3": 2}
+                     "table12": 3, "table13": 4, "table14": 1, "figure3": 2,
+                     "table8": 3, "table9": 1, "figure2": 5}
     # Tables 2-4 read one run per dataset column; every row of the other tables names its runs.
     for table in ("table2", "table3", "table4"):
         assert all(set(row.cells) == {"youcook2", "msrvtt_split1"} for row in experiments.TABLES[table])
@@ -47,8 +48,10 @@ def test_unique_runs_deduplicate_shared_runs(default_profile):
     assert len(runs) == len(set(runs))
     # Hand count: Table 2 = 5 features x 2 methods x 2 datasets = 20; Table 3 adds L1, L1+L3 random and
     # L1+L3 cascade on both datasets (6); Table 4 adds det+adp, noun, verb (6); Tables 5, 6, 7 add 2, 2, 1;
-    # Table 13 adds 0, 2 and 4 video layers (3); Tables 11, 12, 14 and Figure 3 reuse runs.
-    assert len(runs) == 20 + 6 + 6 + 2 + 2 + 1 + 3
+    # Table 13 adds 0, 2 and 4 video layers (3); Tables 11, 12, 14 and Figure 3 reuse runs. Pretraining:
+    # S3D-HM with the five Table 3 settings (Figure 2) and R-152+S3D-HM with TACo (6); Table 8 finetunes
+    # three datasets per feature type (6); Table 9 reuses the pretrained model.
+    assert len(runs) == 20 + 6 + 6 + 2 + 2 + 1 + 3 + 6 + 6
     table2_table3_runs = {c.run.id for t in ("table2", "table3") for r in experiments.TABLES[t] for c in r.cells.values()}
     assert len(table2_table3_runs) == 26
 
@@ -86,14 +89,15 @@ def test_settings_switch_the_losses_of_table3():
 
 def test_every_row_key_selects_exactly_one_published_row():
     for table, rows in experiments.TABLES.items():
-        if table == "figure3":
+        if table in ("figure2", "figure3"):  # plotted, not tabulated; qualitative
             continue
         published = PAPER_TABLES[table]["rows"]
         for row in rows:
             matches = [p for p in published if all(k in p and p[k] == v for k, v in row.key.items())]
             assert len(matches) == 1, (table, row.key)
-            # A published row has a value for each of our dataset columns.
-            assert all(column in matches[0] for column in row.cells), (table, row.key)
+            # A published row has a value for each of our dataset columns (Table 9: both COIN modes read "coin").
+            assert all(column.removesuffix("_linear_probe").removesuffix("_finetune") in matches[0]
+                       for column in row.cells), (table, row.key)
 
 
 def test_table_cells_read_the_scores_the_paper_reports():
@@ -152,7 +156,8 @@ def test_run_config_of_msrvtt_split2_and_activitynet(default_profile, smoke_prof
 
 def test_real_data_roots_come_from_data_paths(tmp_path):
     profile = load("paper")
-    profile["data"]["paths"] = {name: str(tmp_path / name) for name in ("youcook2", "msrvtt", "activitynet")}
+    profile["data"]["paths"] = {name: str(tmp_path / name)
+                                for name in ("youcook2", "msrvtt", "activitynet", "howto100m", "crosstask", "coin")}
     for name in profile["data"]["paths"]:
         (tmp_path / name).mkdir()
     experiments.check_profile(profile, "paper with real folders")
@@ -162,7 +167,8 @@ def test_real_data_roots_come_from_data_paths(tmp_path):
 
 def test_text_config_keeps_only_what_text_preparation_reads(smoke_profile):
     jobs = experiments.text_runs(smoke_profile)
-    assert set(jobs) == {"youcook2__none", "youcook2__noun+verb", "activitynet__noun+verb"}
+    assert set(jobs) == {"youcook2__none", "youcook2__noun+verb", "activitynet__noun+verb", "howto100m__none",
+                         "howto100m__noun+verb"}
     changed = copy.deepcopy(smoke_profile)
     changed["base"]["optim"]["lr"] = 3e-4
     for job in jobs:
@@ -180,7 +186,7 @@ def test_text_config_keeps_only_what_text_preparation_reads(smoke_profile):
 
 def test_resolved_config_names(smoke_profile):
     names = experiments.config_names(smoke_profile)
-    assert len(names) == len(set(names)) == 9 * 2 + 3 + 3
+    assert len(names) == len(set(names)) == 19 * 2 + 5 + 3
     for name in names:
         assert isinstance(experiments.resolved_config(smoke_profile, name), experiments.RunConfig)
     run_cfg = experiments.resolved_config(smoke_profile, experiments.config_name(TACO_YC2, 1))
@@ -195,7 +201,9 @@ def test_evaluations_and_size_runs(default_profile, smoke_profile):
     figure3 = [(run, seed) for run, seed, e in items if e == "figure3"]
     assert figure3 == [(TACO_YC2, 0), ("msrvtt_split1__r152+s3d_hm__v1__taco", 0)]
     assert experiments.size_runs(default_profile) == [f"youcook2__r152+s3d_hm__v{n}__taco" for n in (0, 1, 2, 4)]
-    assert experiments.size_runs(smoke_profile) == [f"youcook2__r152+s3d_hm__v{n}__taco" for n in (1, 2)]
+    assert experiments.size_runs(smoke_profile) == [f"youcook2__r152+s3d_hm__v{n}__taco" for n in (1, 2, 4)]
+    transfer = [e for _, _, e in items if e.startswith(("zero_shot", "crosstask", "coin"))]
+    assert len(transfer) == 5 * 2 * 3 + 3 + 2 * 3   # Figure 2's five models on two sets; Table 9
 
 
 # --- profiles ----------------------------------------------------------------------------------
@@ -204,9 +212,10 @@ def test_shipped_profiles_and_their_grids(default_profile, smoke_profile):
     assert len(default_profile["seeds"]) == 3
     smoke_runs = experiments.unique_runs(smoke_profile)
     # youcook2 x {r152+s3d_hm, s3d_hm} x {l3_random, taco} (4), l1 and l1_l3_cascade (2), s3d_hm v2 (1),
-    # r152+s3d_hm v2 (Table 13, 1), ActivityNet (1).
-    assert len(smoke_runs) == 9
-    assert all(Run.parse(r).dataset in ("youcook2", "activitynet") for r in smoke_runs)
+    # r152+s3d_hm v2 and v4 (Table 13, 2), ActivityNet (1); pretraining with four settings on S3D-HM and TACo
+    # on R-152+S3D-HM (5), finetuned on YouCook2 and ActivityNet with both features (4).
+    assert len(smoke_runs) == 19
+    assert all(Run.parse(r).dataset in ("youcook2", "activitynet", "howto100m") for r in smoke_runs)
 
 
 def test_paper_profile_holds_the_published_hyperparameters(tmp_path):

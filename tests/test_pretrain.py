@@ -190,3 +190,25 @@ def test_init_from_is_an_optional_path_covered_by_the_hash():
     assert len(hashes) == 3
     with pytest.raises(config.ConfigError, match="model.init_from"):
         config.from_dict({"model": {"init_from": 3}})
+
+
+def test_shorter_position_tables_are_extended_with_the_models_own_rows():
+    """ActivityNet finetuning starts from a model pretrained with fewer positions (paper 4.3)."""
+    import torch
+    from torch import nn
+
+    from taco.train import extend_positions
+
+    class Tiny(nn.Module):
+        def __init__(self, positions):
+            super().__init__()
+            self.position = nn.Embedding(positions, 4)
+            self.project = nn.Linear(4, 4)
+
+    pretrained, model = Tiny(3), Tiny(7)
+    extended = extend_positions(model, pretrained.state_dict())
+    assert torch.equal(extended["position.weight"][:3], pretrained.position.weight)
+    assert torch.equal(extended["position.weight"][3:], model.position.weight[3:])
+    assert torch.equal(extended["project.weight"], pretrained.project.weight)
+    longer = extend_positions(Tiny(2), pretrained.state_dict())  # never truncated: load_weights then refuses
+    assert longer["position.weight"].shape == (3, 4)

@@ -45,13 +45,19 @@ def index_segments(clips: list[Clip]) -> tuple[list[tuple[str, float, float]], n
     return list(order), index
 
 
-def subsample_segments(clips: list[Clip], max_segments: int, seed: int) -> list[Clip]:
-    """Keep the captions of at most ``max_segments`` segments, chosen with a seeded draw."""
-    segments, _ = index_segments(clips)
-    if len(segments) <= max_segments:
-        return clips
-    keep = set(random.Random(seed).sample(segments, max_segments))
-    return [c for c in clips if c.segment in keep]
+def validation_subset(clips: list[Clip], max_segments: int, seed: int) -> list[Clip]:
+    """One caption of each of at most ``max_segments`` segments, both chosen with a seeded draw: the
+    validation split mirrors a one-caption-per-video test (MSR-VTT's 20 captions per video would make
+    selection 20 times dearer and weight videos by their caption count)."""
+    rng = random.Random(seed)
+    by_segment: dict[tuple[str, float, float], list[Clip]] = {}
+    for clip in clips:
+        by_segment.setdefault(clip.segment, []).append(clip)
+    segments = list(by_segment)
+    if len(segments) > max_segments:
+        segments = rng.sample(segments, max_segments)
+    keep = {id(rng.choice(by_segment[segment])) for segment in segments}
+    return [c for c in clips if id(c) in keep]
 
 
 def loader_options(cfg: RunConfig) -> dict:
@@ -71,7 +77,7 @@ def split_clips(cfg: RunConfig) -> dict[str, list[Clip]]:
         clips = hold_out_validation(clips, cfg.data.val_fraction, seed=0)
     names = ("train", "val") if cfg.data.dataset in PRETRAINING_DATASETS else ("train", "val", "test")
     by_split = {name: [c for c in clips if c.split == name] for name in names}
-    by_split["val"] = subsample_segments(by_split["val"], cfg.data.max_val_items, seed=0)
+    by_split["val"] = validation_subset(by_split["val"], cfg.data.max_val_items, seed=0)
     for name, items in by_split.items():
         if not items:
             raise ValueError(f"dataset {cfg.data.dataset} at {cfg.data.root} has no {name} clips")

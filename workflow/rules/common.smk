@@ -1,5 +1,6 @@
 # Params validation, this profile's grid and the helpers the rules share.
 import re
+import shlex
 import sys
 
 import yaml
@@ -58,6 +59,13 @@ def data_inputs(dataset):
     if PROFILE["data"]["source"] == "synthetic":
         return [SYNTHETIC_MANIFEST]
     return [experiments.dataset_root(PROFILE, dataset)]
+
+
+def downstream_data(release):
+    """What a CrossTask or COIN job reads from the data stage."""
+    if PROFILE["data"]["source"] == "synthetic":
+        return [SYNTHETIC_MANIFEST]
+    return [experiments.release_root(PROFILE, release)]
 
 
 def all_data_inputs():

@@ -1,25 +1,37 @@
-# Evaluation variants of trained runs: Table 12's later stage over all N x N pairs, Figure 3's
-# retrievals per test-time token weight, and model size / FLOPs (Tables 13, 14).
+# Evaluation variants of trained runs: Table 12's later stage over all N x N pairs, zero-shot
+# retrieval of the pretrained models (Table 8, Figure 2), Figure 3's retrievals per test-time token
+# weight, CrossTask and COIN (Table 9), and model size / FLOPs (Tables 13, 14).
 
 
 def evaluation_files():
     return [experiments.evaluation_path(run, seed, evaluation) for run, seed, evaluation in EVALUATIONS]
 
 
-rule evaluate_full_fusion:
+def evaluation_data(wildcards):
+    """The data a zero-shot evaluation reads: its target dataset's."""
+    if not wildcards.evaluation.startswith("zero_shot_"):
+        return []
+    return data_inputs(wildcards.evaluation.removeprefix("zero_shot_"))
+
+
+rule evaluate_retrieval:
+    """A run's test retrieval under other settings: all N x N fusion pairs, or another dataset (zero-shot)."""
     input:
         metrics=experiments.run_metrics_path("{run_id}", "{seed}"),
+        data=evaluation_data,
         code=experiments.cli_dependencies("taco.train", "taco.data.retrieval"),
     output:
-        experiments.evaluation_path("{run_id}", "{seed}", "full_fusion"),
+        experiments.evaluation_path("{run_id}", "{seed}", "{evaluation}"),
+    wildcard_constraints:
+        evaluation=one_of(e for e in experiments.RETRIEVAL_EVALUATIONS if e != "train"),
     params:
         work_dir=run_work_dir,
-        overrides=" ".join(f"--set {o}" for o in experiments.FULL_FUSION_OVERRIDES),
+        overrides=lambda w: " ".join(f"--set {shlex.quote(o)}" for o in experiments.evaluation_overrides(PROFILE, w.evaluation)),
         mlflow=MLFLOW_FLAG,
     log:
-        f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/full_fusion.log",
+        f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/{{evaluation}}.log",
     benchmark:
-        f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/full_fusion.tsv"
+        f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/{{evaluation}}.tsv"
     shell:
         "{PYTHON:q} -m taco evaluate --run {params.work_dir:q} {params.overrides} --out {output:q} --quiet"
         " {params.mlflow} > {log:q} 2>&1"
@@ -44,6 +56,53 @@ rule figure3:
     shell:
         "{PYTHON:q} -m taco figure3 --run {params.work_dir:q} --queries {params.queries} --seed {params.draw_seed}"
         " --top {params.top} --token-weight {params.token_weights} --out {output:q} --quiet > {log:q} 2>&1"
+
+
+rule crosstask:
+    """Step localization recall of a pretrained run (Table 9); the draw of training videos uses the run's seed."""
+    input:
+        metrics=experiments.run_metrics_path("{run_id}", "{seed}"),
+        data=downstream_data("crosstask"),
+        code=experiments.cli_dependencies("taco.downstream.crosstask"),
+    output:
+        experiments.evaluation_path("{run_id}", "{seed}", "crosstask"),
+    params:
+        work_dir=run_work_dir,
+        root=experiments.release_root(PROFILE, "crosstask"),
+        train_per_task=PROFILE["downstream"]["crosstask"]["train_per_task"],
+        mlflow=MLFLOW_FLAG,
+    log:
+        f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/crosstask.log",
+    benchmark:
+        f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/crosstask.tsv"
+    shell:
+        "{PYTHON:q} -m taco crosstask --run {params.work_dir:q} --root {params.root:q} --seed {wildcards.seed}"
+        " --train-per-task {params.train_per_task} --out {output:q} --quiet {params.mlflow} > {log:q} 2>&1"
+
+
+rule coin:
+    """Action segmentation frame accuracy of a pretrained run's video encoder (Table 9), linear probe or finetuned."""
+    input:
+        metrics=experiments.run_metrics_path("{run_id}", "{seed}"),
+        data=downstream_data("coin"),
+        code=experiments.cli_dependencies("taco.downstream.coin"),
+    output:
+        experiments.evaluation_path("{run_id}", "{seed}", "coin_{mode}"),
+    wildcard_constraints:
+        mode=one_of(experiments.COIN_MODES),
+    params:
+        work_dir=run_work_dir,
+        root=experiments.release_root(PROFILE, "coin"),
+        coin=PROFILE["downstream"]["coin"],
+        mlflow=MLFLOW_FLAG,
+    log:
+        f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/coin_{{mode}}.log",
+    benchmark:
+        f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/coin_{{mode}}.tsv"
+    shell:
+        "{PYTHON:q} -m taco coin --run {params.work_dir:q} --root {params.root:q} --mode {wildcards.mode}"
+        " --seed {wildcards.seed} --iterations {params.coin[iterations]} --batch-size {params.coin[batch_size]}"
+        " --lr {params.coin[lr]} --out {output:q} --quiet {params.mlflow} > {log:q} 2>&1"
 
 
 rule model_size:

@@ -1,0 +1,177 @@
+"""Reports of the pretrained models that are not retrieval tables: Figure 2 (zero-shot retrieval after
+pretraining with each Table 3 loss setting) and Table 9 (CrossTask step localization, COIN
+segmentation). Table 8 is a retrieval table (``taco.report``)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from taco import experiments
+from taco.report import (COLUMN_NAMES, CellResult, ReportContext, Results, _png_bytes, _pyplot, _read_json,
+                         cell_result, document, format_mean_std, format_paper, markdown_table, report_title,
+                         result_path)
+from taco.report_claims import (Claim, ClaimCheck, ComparisonCheck, RowRef, Summary, claim_verdict,
+                                comparison_verdict, metric_value)
+
+FIGURE2_METRIC = "rsum"
+FIGURE2_COLUMNS = ("youcook2", "msrvtt")
+SCORE_LABELS = {setting: f"score-{i}" for i, setting in enumerate(experiments.FIGURE2_SETTINGS, 1)}
+
+Figure2 = dict[str, dict[str, CellResult]]
+"""setting -> column -> zero-shot results over seeds."""
+
+
+def figure2_data(profile: dict, results: Results) -> Figure2:
+    selected = set(experiments.selected_runs(profile))
+    return {row.key["setting"]: {column: cell_result(cell, profile, results, selected)
+                                 for column, cell in row.cells.items()}
+            for row in experiments.TABLES["figure2"]}
+
+
+def _summary(result: CellResult, metric: str) -> Summary | None:
+    values = [metric_value(seed, metric) for seed in result.seeds]
+    return Summary.of(values) if values else None
+
+
+def figure2_checks(data: Figure2) -> list[ClaimCheck]:
+    """"Our proposed contrastive losses gradually improve the performance" (paper 4.4, Figure 2): each
+    setting beats the previous one, on each dataset. The paper plots, not tabulates, its numbers."""
+    checks = []
+    settings = list(data)
+    for column in FIGURE2_COLUMNS:
+        comparisons = []
+        for worse, better in zip(settings, settings[1:]):
+            a, b = _summary(data[better][column], FIGURE2_METRIC), _summary(data[worse][column], FIGURE2_METRIC)
+            comparisons.append(ComparisonCheck(RowRef("figure2", column, (("setting", better),)),
+                                               RowRef("figure2", column, (("setting", worse),)),
+                                               a, b, math.nan, math.nan, comparison_verdict(a, b, "higher")))
+        claim = Claim("figure2", f"each loss setting improves zero-shot {COLUMN_NAMES.get(column, column)} over the "
+                                 "previous one (score-1 < ... < score-5)",
+                      tuple((c.better, c.worse) for c in comparisons), FIGURE2_METRIC)
+        checks.append(ClaimCheck(claim, tuple(comparisons), claim_verdict([c.verdict for c in comparisons]), True))
+    return checks
+
+
+def figure2_png(data: Figure2) -> bytes:
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(FIGURE2_COLUMNS), figsize=(6 * len(FIGURE2_COLUMNS), 3.8), squeeze=False,
+                                layout="constrained")
+    for ax, column in zip(axes[0], FIGURE2_COLUMNS):
+        labels, means, stds = [], [], []
+        for setting, cells in data.items():
+            summary = _summary(cells[column], FIGURE2_METRIC)
+            labels.append(f"{SCORE_LABELS[setting]}\n{setting}")
+            means.append(summary.mean if summary else 0.0)
+            stds.append(summary.std if summary else 0.0)
+        ax.bar(range(len(labels)), means, yerr=stds, capsize=4, color="tab:blue")
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylabel("zero-shot R@1+R@5+R@10 (mean ± std over seeds)")
+        ax.set_title(f"{COLUMN_NAMES.get(column, column)} zero-shot")
+    return _png_bytes(figure)
+
+
+def _figure2_claims(checks: Sequence[ClaimCheck]) -> str:
+    blocks = ["## Claim of the paper",
+              "\"Our proposed contrastive losses gradually improve the performance, and combining all techniques "
+              "achieves the best performance\" (section 4.4; the paper plots Figure 2 without numbers)."]
+    for check in checks:
+        body = [[c.better.labels[0][1], c.worse.labels[0][1],
+                 *[format_mean_std(s.mean, s.std, s.n) if s else "missing" for s in (c.measured_better, c.measured_worse)],
+                 c.verdict] for c in check.comparisons]
+        blocks += [f"### {check.claim.description}: **{check.verdict}**",
+                   markdown_table(["A", "B", "ours A (R@1+R@5+R@10)", "ours B", "verdict"], body)]
+    return document(*blocks)
+
+
+def render_figure2(paper_tables: dict, context: ReportContext, data: Figure2, checks: Sequence[ClaimCheck]) -> str:
+    body = []
+    for setting, cells in data.items():
+        line = [SCORE_LABELS[setting], f"`{setting}`"]
+        for column in FIGURE2_COLUMNS:
+            for metric in ("r1", "r5", "r10", "mr"):
+                summary = _summary(cells[column], metric)
+                line.append(format_mean_std(summary.mean, summary.std, summary.n) if summary else "missing")
+        body.append(line)
+    header = ["score", "pretraining setting (Table 3)",
+              *[f"{COLUMN_NAMES.get(c, c)} {m}" for c in FIGURE2_COLUMNS for m in ("R@1", "R@5", "R@10", "MR")]]
+    return document(context.header(report_title("figure2", paper_tables)),
+                    "Each Table 3 loss setting pretrains a model on the HowTo100M-like corpus (4 video layers); the "
+                    "model is then evaluated zero-shot on the YouCook2-like test set and MSR-VTT-like split2 "
+                    "(JSFusion) test set, text to video, mean ± std over seeds.",
+                    "![Figure 2](figure2.png)", markdown_table(header, body), _figure2_claims(checks))
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 9: CrossTask and COIN
+# ---------------------------------------------------------------------------------------------
+
+TABLE9_FIELDS = {"crosstask": "recall", **{f"coin_{mode}": "frame_accuracy" for mode in experiments.COIN_MODES}}
+"""Downstream evaluation -> the number Table 9 reads from its JSON (percent)."""
+
+
+def table9_results(profile: dict, results_dir: Path) -> dict[str, tuple[list[dict], dict[int, str]]]:
+    """evaluation -> (per-seed result JSONs found, seed -> why absent); a result counts only when it
+    was computed from the run's current configuration."""
+    found: dict[str, tuple[list[dict], dict[int, str]]] = {}
+    selected = set(experiments.selected_runs(profile))
+    for row in experiments.TABLES["table9"]:
+        for evaluation, cell in row.cells.items():
+            if cell.run not in selected:
+                continue
+            seeds, absent = [], {}
+            for seed in profile["seeds"]:
+                path = result_path(results_dir, cell.run.id, seed, evaluation)
+                expected_hash = experiments.run_config(profile, cell.run.id, seed).hash()
+                if not path.is_file():
+                    absent[seed] = "missing"
+                    continue
+                data = _read_json(path)
+                if data.get("config_hash") != expected_hash:
+                    absent[seed] = f"stale (config {data.get('config_hash')}, expected {expected_hash})"
+                    continue
+                seeds.append(data)
+            found[evaluation] = (seeds, absent)
+    return found
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    if not values:
+        return "missing"
+    summary = Summary.of(values)
+    return format_mean_std(summary.mean, summary.std, summary.n)
+
+
+def render_table9(paper_tables: dict, context: ReportContext, found: Mapping[str, tuple[list[dict], dict[int, str]]]) -> str:
+    paper = paper_tables["table9"]
+    body = [[row["method"], format_paper(row.get("crosstask")), format_paper(row.get("coin")), "", "", ""]
+            for row in paper["rows"] if row["method"] != "taco"]
+    ours = {evaluation: [seed[field] for seed in found.get(evaluation, ([], {}))[0]]
+            for evaluation, field in TABLE9_FIELDS.items()}
+    taco = next(row for row in paper["rows"] if row["method"] == "taco")
+    body.append(["TACo", format_paper(taco.get("crosstask")), format_paper(taco.get("coin")),
+                 _mean_std(ours["crosstask"]), _mean_std(ours["coin_linear_probe"]), _mean_std(ours["coin_finetune"])])
+    background = [seed["background_only_accuracy"] for seed in found.get("coin_linear_probe", ([], {}))[0]]
+    crosstask_seeds = found.get("crosstask", ([], {}))[0]
+    per_task = {}
+    for seed in crosstask_seeds:
+        for task, recall in seed["per_task"].items():
+            per_task.setdefault(task, []).append(recall)
+    absent = sorted(f"- {evaluation} seed {seed}: {reason}" for evaluation, (_, missing) in found.items()
+                    for seed, reason in missing.items())
+    return document(
+        context.header(report_title("table9", paper_tables)),
+        "Ours: the TACo model pretrained on the HowTo100M-like corpus (S3D-HM features, 4 video layers), one "
+        "pretrained model per seed, mean ± std over seeds. CrossTask: average recall over the primary tasks "
+        "(per-second early-stage scores x_t . y_k, the official dynamic program; each seed also draws the training "
+        "videos). COIN: frame accuracy over all test seconds, background included, of a linear layer on the "
+        "video encoder's tokens trained with the encoder frozen (linear probe) or trained with it (finetune).",
+        markdown_table(["method", "CrossTask recall paper", "COIN accuracy paper", "CrossTask recall ours",
+                        "COIN accuracy ours (linear probe)", "COIN accuracy ours (finetune)"], body),
+        f"Reference: predicting background for every second gives COIN accuracy {_mean_std(background)}."
+        if background else "",
+        document("## CrossTask recall per task",
+                 markdown_table(["task", "recall ours"], [[task, _mean_std(values)] for task, values in sorted(per_task.items())]))
+        if per_task else "",
+        "No claim of Table 9 compares our own rows: the paper compares TACo with peer methods only.",
+        document("## Missing results", "\n".join(absent)) if absent else "")
