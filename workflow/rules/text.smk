@@ -3,9 +3,19 @@
 # (Table 10, Figure 4) per release.
 
 
+def text_predecessor(wildcards):
+    """The first text job of the same release: the others wait for it and find its text features
+    (MSR-VTT's two splits, the token-type variants) in the cache instead of encoding them in parallel."""
+    release = experiments.DATASETS[wildcards.text_job.split(experiments.RUN_ID_SEPARATOR)[0]].release
+    first = next(job for job in TEXT_JOBS
+                 if experiments.DATASETS[job.split(experiments.RUN_ID_SEPARATOR)[0]].release == release)
+    return [] if first == wildcards.text_job else [experiments.text_marker_path(first)]
+
+
 rule prepare_text:
     input:
         config=experiments.config_path(experiments.text_config_name("{text_job}")),
+        first=text_predecessor,
         data=lambda w: data_inputs(w.text_job.split(experiments.RUN_ID_SEPARATOR)[0]),
         code=experiments.cli_dependencies("taco.data.retrieval"),
     output:
