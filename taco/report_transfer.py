@@ -112,7 +112,7 @@ TABLE9_FIELDS = {"crosstask": "recall", **{f"coin_{mode}": "frame_accuracy" for 
 
 def table9_results(profile: dict, results_dir: Path) -> dict[str, tuple[list[dict], dict[int, str]]]:
     """evaluation -> (per-seed result JSONs found, seed -> why absent); a result counts only when it
-    was computed from the run's current configuration."""
+    was computed from the run's current configuration with the profile's current ``downstream`` settings."""
     found: dict[str, tuple[list[dict], dict[int, str]]] = {}
     selected = set(experiments.selected_runs(profile))
     for row in experiments.TABLES["table9"]:
@@ -129,6 +129,11 @@ def table9_results(profile: dict, results_dir: Path) -> dict[str, tuple[list[dic
                 data = _read_json(path)
                 if data.get("config_hash") != expected_hash:
                     absent[seed] = f"stale (config {data.get('config_hash')}, expected {expected_hash})"
+                    continue
+                settings = profile["downstream"][experiments.DOWNSTREAM_RELEASES[evaluation]]
+                changed = sorted(key for key, value in settings.items() if data.get(key) != value)
+                if changed:
+                    absent[seed] = f"stale (downstream.{experiments.DOWNSTREAM_RELEASES[evaluation]}: {', '.join(changed)})"
                     continue
                 seeds.append(data)
             found[evaluation] = (seeds, absent)

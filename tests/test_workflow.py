@@ -19,7 +19,7 @@ from taco import experiments
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "dvc.yaml", ".dvcignore", "workflow", "params", "taco")
 VENV_BIN = Path(sys.executable).parent
-SMOKE_RUNS = 9           # hand count in test_experiments.test_shipped_profiles_and_their_grids
+SMOKE_RUNS = 19          # hand count in test_experiments.test_shipped_profiles_and_their_grids
 SMOKE_SEEDS = 2
 
 
@@ -68,11 +68,15 @@ def planned_jobs(output: str) -> list[tuple[str, dict[str, str]]]:
 def test_dry_run_of_the_smoke_profile_lists_the_grid(repo):
     jobs = planned_jobs(snakemake(repo, "-n", "--configfile", "params/smoke.yaml").stdout)
     counts = Counter(rule for rule, _ in jobs)
-    text_jobs, releases = 3, 3   # youcook2 x {none, noun+verb}, activitynet x noun+verb; 3 releases for Table 10
+    # youcook2 and howto100m x {none, noun+verb}, activitynet x noun+verb; 3 releases for Table 10
+    text_jobs, releases = 5, 3
+    # Table 12's l3_random and l1_l3_cascade (l1_l3_random not in smoke); Figure 2's four pretrained models
+    # zero-shot on two datasets
+    retrieval_evaluations = (2 + 4 * 2) * SMOKE_SEEDS
     assert counts == {
         "synthetic_data": 1, "resolved_config": SMOKE_RUNS * SMOKE_SEEDS + text_jobs + releases,
         "prepare_text": text_jobs, "text_stats": releases, "train": SMOKE_RUNS * SMOKE_SEEDS,
-        "evaluate_full_fusion": 2 * SMOKE_SEEDS,   # Table 12's l3_random and l1_l3_cascade (l1_l3_random not in smoke)
+        "evaluate_retrieval": retrieval_evaluations, "crosstask": SMOKE_SEEDS, "coin": 2 * SMOKE_SEEDS,
         "figure3": 1, "model_size": 1, "effective_profile": 1, "report": 1, "all": 1,
     }
     smoke = experiments.load_profile(ROOT / "params" / "smoke.yaml")
@@ -90,7 +94,8 @@ def test_every_rule_has_a_log_and_a_benchmark_and_training_asks_for_a_gpu(repo):
         assert re.search(r"^\s+benchmark: \S", block, re.MULTILINE), match.group(1)
         if match.group(1) == "train":
             assert "gpu=1" in block
-        if match.group(1) in ("train", "prepare_text", "evaluate_full_fusion", "figure3", "model_size", "report"):
+        if match.group(1) in ("train", "prepare_text", "evaluate_retrieval", "crosstask", "coin", "figure3",
+                              "model_size", "report"):
             assert "taco/cli.py" in block and "taco/__main__.py" in block, match.group(1)
 
 
@@ -173,9 +178,13 @@ def test_smoke_profile_end_to_end_through_dvc(tmp_path):
                                                        eval_every=100)
     (repo / "params" / "smoke.yaml").write_text(yaml.safe_dump(profile))
     jobs = planned_jobs(snakemake(repo, "-n", "--configfile", "params/smoke.yaml").stdout)
-    assert Counter(rule for rule, _ in jobs) == {"resolved_config": SMOKE_SEEDS, "train": SMOKE_SEEDS,
+    # The ActivityNet runs: from scratch, and the two finetuned ones (their own lr and iterations come from
+    # the finetune section, but they take the dataset's checkpoint and evaluation steps).
+    changed = {"activitynet__r152+s3d_hm__v2__taco", "activitynet__s3d_hm__v4__taco__ft",
+               "activitynet__r152+s3d_hm__v4__taco__ft"}
+    assert Counter(rule for rule, _ in jobs) == {"resolved_config": 3 * SMOKE_SEEDS, "train": 3 * SMOKE_SEEDS,
                                                  "effective_profile": 1, "report": 1, "all": 1}
-    assert {w["run_id"] for rule, w in jobs if rule == "train"} == {"activitynet__r152+s3d_hm__v2__taco"}
+    assert {w["run_id"] for rule, w in jobs if rule == "train"} == changed
     check_a_killed_training_job_resumes(repo, "activitynet__r152+s3d_hm__v2__taco", seed=0, iterations=200)
 
 
