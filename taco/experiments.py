@@ -396,6 +396,22 @@ def dataset_root(profile: dict, dataset: str) -> str:
     return release_root(profile, DATASETS[dataset].release, f" (dataset key '{dataset}')")
 
 
+def extraction_jobs(profile: dict) -> list[tuple[str, str]]:
+    """(release, feature type) pairs whose features the workflow extracts from the videos first: with
+    real data and ``data.extract``, every type a selected run reads, in every release the profile uses."""
+    from taco.features.store import parse_feature_spec
+
+    if profile["data"]["source"] != "real" or not profile["data"].get("extract"):
+        return []
+    types = sorted({t for run in selected_runs(profile) for t in parse_feature_spec(run.features)})
+    return [(release, feature_type) for release in sorted(profile["data"].get("paths") or {})
+            for feature_type in types]
+
+
+def extraction_marker_path(release: str, feature_type: str) -> str:
+    return f"{RESULTS_DIR}/features/{release}{RUN_ID_SEPARATOR}{feature_type}.done"
+
+
 DOWNSTREAM_RELEASES = {"crosstask": "crosstask", **{f"coin_{mode}": "coin" for mode in COIN_MODES}}
 """Downstream evaluation -> the release it reads (Table 9)."""
 
@@ -534,6 +550,18 @@ def _check_semantics(profile: dict) -> list[str]:
         for release, path in sorted(paths.items()):
             if not Path(path).is_dir():
                 problems.append(f"'data.paths.{release}': dataset folder '{path}' does not exist")
+        extract = profile["data"].get("extract")
+        if extract:
+            for release, feature_type in extraction_jobs(profile):
+                if feature_type not in extract["weights"]:
+                    problems.append(f"'data.extract.weights.{feature_type}': required to extract the "
+                                    f"'{feature_type}' features the selected runs read")
+                if not (Path(paths[release]) / "videos").is_dir():
+                    problems.append(f"'data.paths.{release}': '{paths[release]}/videos' does not exist "
+                                    "(data.extract reads the videos there)")
+            for feature_type, path in sorted(extract["weights"].items()):
+                if not Path(path).is_file():
+                    problems.append(f"'data.extract.weights.{feature_type}': weight file '{path}' does not exist")
     if problems:
         return problems
     for run in runs:

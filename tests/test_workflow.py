@@ -262,3 +262,25 @@ def report_tables(folder: Path) -> dict[str, list[str]]:
     skip = re.compile(r"(generated|commit|results read from|date)", re.IGNORECASE)
     return {p.name: [line for line in p.read_text().splitlines() if not skip.search(line)]
             for p in sorted(folder.glob("*.md"))}
+
+
+def test_real_data_with_extract_plans_feature_extraction_before_training(repo, tmp_path):
+    """With real releases and data.extract, every feature type the selected runs read is extracted from
+    <release>/videos first, per release; a missing weight file is refused before any job, naming the key."""
+    profile = yaml.safe_load((repo / "params" / "smoke.yaml").read_text())
+    releases = ("youcook2", "activitynet", "msrvtt", "howto100m", "crosstask", "coin")
+    for release in releases:
+        (tmp_path / release / "videos").mkdir(parents=True)
+    weights = {t: tmp_path / f"{t}.pth" for t in ("r152", "s3d_hm")}
+    for path in weights.values():
+        path.write_bytes(b"")
+    profile["data"] = {"source": "real", "paths": {r: str(tmp_path / r) for r in releases},
+                       "extract": {"weights": {t: str(p) for t, p in weights.items()}}}
+    (repo / "params" / "real.yaml").write_text(yaml.safe_dump(profile))
+    jobs = planned_jobs(snakemake(repo, "-n", "--configfile", "params/real.yaml").stdout)
+    extracted = {(w["release"], w["feature_type"]) for rule, w in jobs if rule == "extract_features"}
+    assert extracted == {(r, t) for r in releases for t in ("r152", "s3d_hm")}   # the smoke grid's two specs
+
+    weights["s3d_hm"].unlink()
+    result = snakemake(repo, "-n", "--configfile", "params/real.yaml", check=False)
+    assert result.returncode != 0 and "'data.extract.weights.s3d_hm'" in result.stdout + result.stderr

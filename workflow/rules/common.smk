@@ -58,14 +58,19 @@ def data_inputs(dataset):
     Only small files are declared, so that data restored by DVC (new mtimes, same content) reruns nothing."""
     if PROFILE["data"]["source"] == "synthetic":
         return [SYNTHETIC_MANIFEST]
-    return [experiments.dataset_root(PROFILE, dataset)]
+    return [experiments.dataset_root(PROFILE, dataset), *extraction_markers(experiments.DATASETS[dataset].release)]
 
 
 def downstream_data(release):
     """What a CrossTask or COIN job reads from the data stage."""
     if PROFILE["data"]["source"] == "synthetic":
         return [SYNTHETIC_MANIFEST]
-    return [experiments.release_root(PROFILE, release)]
+    return [experiments.release_root(PROFILE, release), *extraction_markers(release)]
+
+
+def extraction_markers(release):
+    """The feature extraction jobs of a real release (data.extract), which its jobs wait for."""
+    return [experiments.extraction_marker_path(r, t) for r, t in experiments.extraction_jobs(PROFILE) if r == release]
 
 
 def all_data_inputs():

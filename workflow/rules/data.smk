@@ -21,6 +21,35 @@ if PROFILE["data"]["source"] == "synthetic":
             " --seed {params.seed} --no-progress > {log:q} 2>&1"
 
 
+if experiments.extraction_jobs(PROFILE):
+
+    rule extract_features:
+        """Features of one type for every video of a real release: <release>/videos -> <release>/features/<type>.
+        Per-video outputs are atomic, so an interrupted job resumes where it stopped."""
+        input:
+            code=experiments.cli_dependencies("taco.features.extract"),
+        output:
+            experiments.extraction_marker_path("{release}", "{feature_type}"),
+        wildcard_constraints:
+            release=one_of(sorted({r for r, _ in experiments.extraction_jobs(PROFILE)})),
+            feature_type=one_of(sorted({t for _, t in experiments.extraction_jobs(PROFILE)})),
+        params:
+            root=lambda w: experiments.release_root(PROFILE, w.release),
+            weights=lambda w: PROFILE["data"]["extract"]["weights"][w.feature_type],
+            device=PROFILE["data"]["extract"].get("device", "cpu"),
+            skip=" --skip-errors" if PROFILE["data"]["extract"].get("skip_errors") else "",
+        log:
+            f"{LOGS}/features/{{release}}__{{feature_type}}.log",
+        benchmark:
+            f"{BENCHMARKS}/features/{{release}}__{{feature_type}}.tsv"
+        resources:
+            gpu=1,
+        shell:
+            "{PYTHON:q} -m taco extract-features --videos {params.root:q}/videos --out {params.root:q}/features/{wildcards.feature_type}"
+            " --type {wildcards.feature_type} --weights {params.weights:q} --device {params.device}{params.skip} > {log:q} 2>&1"
+            " && cp {log:q} {output:q}"
+
+
 rule data_all:
     """Target of the data stage (dvc.yaml)."""
     input:
