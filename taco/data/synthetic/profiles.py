@@ -40,8 +40,8 @@ PROFILES: dict[str, Profile] = {
     "default": Profile(
         name="default", cooking_tasks=100,
         youcook2_recipes=38, youcook2_videos_per_recipe=10, youcook2_validation_per_recipe=1,
-        msrvtt_videos=2500, msrvtt_test_videos=250,
-        activitynet_train_videos=1000, activitynet_val_videos=200,
+        msrvtt_videos=1500, msrvtt_test_videos=250,
+        activitynet_train_videos=500, activitynet_val_videos=200,
         howto100m_videos=1500,
         crosstask_cooking_tasks=13, crosstask_other_tasks=5, crosstask_videos_per_task=40,
         crosstask_validation_per_task=4,
