@@ -11,6 +11,9 @@ min_version("8.0")
 configfile: "params/default.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/text.smk"
@@ -23,3 +26,4 @@ rule all:
     default_target: True
     input:
         REPORT_FILES,
+        REPORT_FIGURES,

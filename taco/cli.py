@@ -21,12 +21,24 @@ def _load_config(args) -> config_module.RunConfig:
 
 
 def cmd_train(args) -> int:
+    """Train each (--config, --out) pair in turn in this one process (the workflow trains a run's seeds
+    together: the imports and the dataset are loaded once); a pair's data is reused by the next pair
+    when their data settings agree."""
+    from taco.data.retrieval import RetrievalData
     from taco.train import train
 
-    cfg = _load_config(args)
-    result = train(cfg, args.out, progress=not args.quiet, track=not args.no_mlflow)
-    metrics = result["test"] or result["val"]  # validation only for pretraining data (no test split)
-    print(json.dumps({k: metrics[k] for k in sorted(metrics) if k.startswith("fused/t2v")}, indent=1))
+    configs = args.config or [None]
+    if len(configs) != len(args.out):
+        raise ValueError(f"give one --out per --config: got {len(configs)} configs and {len(args.out)} run directories")
+    data, data_key = None, None
+    for config_path, out in zip(configs, args.out):
+        cfg = config_module.load(config_path, args.overrides)
+        key = RetrievalData.settings_key(cfg)
+        if key != data_key:
+            data, data_key = RetrievalData(cfg, progress=not args.quiet), key
+        result = train(cfg, out, progress=not args.quiet, track=not args.no_mlflow, data=data)
+        metrics = result["test"] or result["val"]  # validation only for pretraining data (no test split)
+        print(json.dumps({k: metrics[k] for k in sorted(metrics) if k.startswith("fused/t2v")}, indent=1))
     return 0
 
 
@@ -208,14 +220,28 @@ def cmd_coin(args) -> int:
     return 0
 
 
+def _add_downstream_args(parser: argparse.ArgumentParser, root_help: str) -> None:
+    """The arguments CrossTask and COIN share: the run, the release, the seed and the output."""
+    parser.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
+    parser.add_argument("--root", type=Path, required=True, help=root_help)
+    parser.add_argument("--features", help="feature spec, e.g. r152+s3d_hm (default: the run's data.features)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the job's own draws (training videos, batches)")
+    parser.add_argument("--out", type=Path, required=True, help="write the metrics JSON here")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taco", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model into a run directory (resumes if it has a checkpoint)")
-    _add_config_args(p)
-    p.add_argument("--out", type=Path, required=True, help="run directory")
+    p.add_argument("--config", type=Path, action="append",
+                   help="YAML run config (defaults when omitted); repeat with --out to train several in turn")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value of every run, e.g. --set loss.negatives=random (repeatable)")
+    p.add_argument("--out", type=Path, action="append", required=True, help="run directory, one per --config")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
@@ -283,29 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("crosstask", help="CrossTask action step localization recall of a trained run (Table 9)")
-    p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
-    p.add_argument("--root", type=Path, required=True, help="CrossTask release folder (with features/)")
-    p.add_argument("--features", help="feature spec, e.g. r152+s3d_hm (default: the run's data.features)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the per-task training-video draw")
+    _add_downstream_args(p, "CrossTask release folder (with features/)")
     p.add_argument("--train-per-task", type=int, default=30, help="training videos drawn per task (official: 30)")
-    p.add_argument("--out", type=Path, required=True, help="write the metrics JSON here")
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_crosstask)
 
     p = sub.add_parser("coin", help="COIN action segmentation accuracy of a trained run's video encoder (Table 9)")
-    p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
-    p.add_argument("--root", type=Path, required=True, help="COIN folder (COIN.json and features/)")
-    p.add_argument("--features", help="feature spec, e.g. r152+s3d_hm (default: the run's data.features)")
+    _add_downstream_args(p, "COIN folder (COIN.json and features/)")
     p.add_argument("--mode", choices=["linear_probe", "finetune"], default="linear_probe",
                    help="train the linear head only, or the video encoder too")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iterations", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=16, help="32-second windows per step")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--out", type=Path, required=True, help="write the metrics JSON here")
-    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_coin)
     return parser
 

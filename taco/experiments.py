@@ -302,6 +302,8 @@ TABLES: dict[str, list[Row]] = _build_tables()
 REPORT_NAMES = ("table2", "table3", "table4", "table5", "table6", "table7", "table8", "table9", "table10", "table11",
                 "table12", "table13", "table14", "figure2", "figure3", "figure4", "training_curves")
 """One markdown report per name under ``reports/`` (Table 10 and Figure 4 read the captions only)."""
+REPORT_FIGURES = ("figure2", "figure4", "training_curves")
+"""The PNG figures under ``reports/`` (always written; a placeholder says what is missing)."""
 
 
 def tables_of(run: Run) -> list[str]:

@@ -473,6 +473,15 @@ def _png_bytes(figure) -> bytes:
     return buffer.getvalue()
 
 
+def no_data_png(message: str) -> bytes:
+    """A figure saying what is missing: every figure file exists, so the workflow can declare it."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    return _png_bytes(figure)
+
+
 def figure4_png(text_stats: Mapping[str, dict]) -> bytes:
     """IDF of the sampled nouns and verbs of each dataset, from rare to frequent (paper Figure 4)."""
     plt = _pyplot()
@@ -697,13 +706,14 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> di
     titles = {name: report_title(name, paper_tables)
               for name in [*tables, "table9", "table10", "table14", "figure2", "figure3", "figure4"]}
     index = {name: titles.get(name.removesuffix(".md"), CURVES_TITLE) for name in reports}
-    figures = {}
-    if any(d in text_stats for d in IDF_DATASETS):
-        figures["figure4.png"] = figure4_png(text_stats)
-    if curves:
-        figures["training_curves.png"] = training_curves_png(curves)
-    if any(cell.seeds for cells in figure2.values() for cell in cells.values()):
-        figures["figure2.png"] = report_transfer.figure2_png(figure2)
+    figures = {
+        "figure4.png": figure4_png(text_stats) if any(d in text_stats for d in IDF_DATASETS)
+        else no_data_png("Figure 4: no token statistics yet"),
+        "training_curves.png": training_curves_png(curves) if curves else no_data_png("no training log yet"),
+        "figure2.png": report_transfer.figure2_png(figure2)
+        if any(cell.seeds for cells in figure2.values() for cell in cells.values())
+        else no_data_png("Figure 2: no zero-shot result yet"),
+    }
 
     out_dir = Path(out_dir)
     for name, content in {**figures, **reports}.items():

@@ -1,8 +1,10 @@
 """The command line: every command documents itself; bad configs fail naming the key."""
+import json
 import subprocess
 import sys
 
 import pytest
+import yaml
 
 from taco.cli import main
 
@@ -27,3 +29,23 @@ def test_bad_config_value_fails_naming_the_key(tmp_path, capsys):
     assert main(["train", "--set", "loss.negativez=random", "--out", str(tmp_path / "run")]) == 2
     assert "loss.negativez" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_seeds_trained_in_one_process_equal_separate_processes(tiny_config, tmp_path):
+    """`taco train --config a --out A --config b --out B` (the workflow's per-run job) shares the data
+    between the seeds and gives each the metrics it gets alone."""
+    configs = []
+    for seed in (0, 1):
+        path = tmp_path / f"seed{seed}.yaml"
+        path.write_text(yaml.safe_dump({**tiny_config, "optim": {**tiny_config.get("optim", {}), "seed": seed}}))
+        configs.append(path)
+    together = ["train", "--no-mlflow", "--quiet"]
+    for seed, path in enumerate(configs):
+        together += ["--config", str(path), "--out", str(tmp_path / f"together{seed}")]
+        assert main(["train", "--no-mlflow", "--quiet", "--config", str(path), "--out", str(tmp_path / f"alone{seed}")]) == 0
+    assert main(together) == 0
+    for seed in (0, 1):
+        alone, both = (json.loads((tmp_path / f"{name}{seed}" / "metrics.json").read_text())
+                       for name in ("alone", "together"))
+        assert both["test"] == alone["test"] and both["seed"] == seed
+    assert main(["train", "--config", str(configs[0]), "--out", str(tmp_path / "x"), "--out", str(tmp_path / "y")]) == 2

@@ -75,13 +75,13 @@ def test_dry_run_of_the_smoke_profile_lists_the_grid(repo):
     retrieval_evaluations = (2 + 4 * 2) * SMOKE_SEEDS
     assert counts == {
         "synthetic_data": 1, "resolved_config": SMOKE_RUNS * SMOKE_SEEDS + text_jobs + releases,
-        "prepare_text": text_jobs, "text_stats": releases, "train": SMOKE_RUNS * SMOKE_SEEDS,
+        "prepare_text": text_jobs, "text_stats": releases, "train": SMOKE_RUNS,   # a job trains a run's seeds
         "evaluate_retrieval": retrieval_evaluations, "crosstask": SMOKE_SEEDS, "coin": 2 * SMOKE_SEEDS,
         "figure3": 1, "model_size": 1, "effective_profile": 1, "report": 1, "all": 1,
     }
     smoke = experiments.load_profile(ROOT / "params" / "smoke.yaml")
-    trained = {(w["run_id"], int(w["seed"])) for rule, w in jobs if rule == "train"}
-    assert trained == {(run, seed) for run in experiments.unique_runs(smoke) for seed in smoke["seeds"]}
+    trained = {w["run_id"] for rule, w in jobs if rule == "train"}
+    assert trained == set(experiments.unique_runs(smoke))
 
 
 def test_every_rule_has_a_log_and_a_benchmark_and_training_asks_for_a_gpu(repo):
@@ -109,7 +109,8 @@ def test_stage_targets_of_dvc_are_rules_of_the_workflow(repo):
             (path, options), = out.items()
             assert options["persist"] is True, (name, path)
     report_outs = {next(iter(out)) for out in stages["report"]["outs"]}
-    assert report_outs == {"reports/README.md", *(f"reports/{name}.md" for name in experiments.REPORT_NAMES)}
+    assert report_outs == {"reports/README.md", *(f"reports/{name}.md" for name in experiments.REPORT_NAMES),
+                           *(f"reports/{name}.png" for name in experiments.REPORT_FIGURES)}
     assert stages["report"]["metrics"] == [{"reports/metrics.json": {"cache": False}}]
 
 
@@ -153,6 +154,8 @@ def test_smoke_profile_end_to_end_through_dvc(tmp_path):
     for name in experiments.REPORT_NAMES:
         assert (repo / "reports" / f"{name}.md").is_file()
     assert (repo / "reports" / "metrics.json").is_file()
+    snakemake(repo, "--report", "reports/report.html", "--configfile", "params/smoke.yaml", timeout=300)
+    assert "<html" in (repo / "reports" / "report.html").read_text()[:2000].lower()
 
     second = subprocess.run([dvc, "repro"], timeout=600, **run)
     assert second.returncode == 0 and "up to date" in second.stdout, second.stdout
@@ -171,6 +174,7 @@ def test_smoke_profile_end_to_end_through_dvc(tmp_path):
     assert "Nothing to be done" in snakemake(repo, "-n", "--configfile", "params/smoke.yaml").stdout
 
     check_mlflow_holds_the_runs_and_agrees_with_the_files(repo)
+    check_a_dvc_experiment_reruns_only_what_reads_its_parameter(repo, run, dvc)
 
     profile = yaml.safe_load((repo / "params" / "smoke.yaml").read_text())
     # A longer ActivityNet run with a new learning rate: long enough for a kill to land between checkpoints.
@@ -182,10 +186,26 @@ def test_smoke_profile_end_to_end_through_dvc(tmp_path):
     # the finetune section, but they take the dataset's checkpoint and evaluation steps).
     changed = {"activitynet__r152+s3d_hm__v2__taco", "activitynet__s3d_hm__v4__taco__ft",
                "activitynet__r152+s3d_hm__v4__taco__ft"}
-    assert Counter(rule for rule, _ in jobs) == {"resolved_config": 3 * SMOKE_SEEDS, "train": 3 * SMOKE_SEEDS,
+    assert Counter(rule for rule, _ in jobs) == {"resolved_config": 3 * SMOKE_SEEDS, "train": 3,
                                                  "effective_profile": 1, "report": 1, "all": 1}
     assert {w["run_id"] for rule, w in jobs if rule == "train"} == changed
     check_a_killed_training_job_resumes(repo, "activitynet__r152+s3d_hm__v2__taco", seed=0, iterations=200)
+
+
+def check_a_dvc_experiment_reruns_only_what_reads_its_parameter(repo: Path, run: dict, dvc: str) -> None:
+    """`dvc exp run -S` on Figure 3's list length: the evaluation and report stages run, training does not."""
+    shutil.copy2(ROOT / ".gitignore", repo / ".gitignore")
+    for command in (["git", "add", "-A"],
+                    ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "baseline"]):
+        subprocess.run(command, check=True, **run)
+    experiment = subprocess.run([dvc, "exp", "run", "-S", "params/smoke.yaml:figure3.top=3"], timeout=900, **run)
+    assert experiment.returncode == 0, experiment.stdout + experiment.stderr
+    assert "Running stage 'evaluate'" in experiment.stdout, experiment.stdout
+    assert "Running stage 'train'" not in experiment.stdout, experiment.stdout
+    figure3 = (repo / "reports" / "figure3.md").read_text()
+    assert "\n| 3 |" in figure3 and "\n| 4 |" not in figure3    # three ranks per query now, five before
+    shown = subprocess.run([dvc, "exp", "show", "--json"], check=True, **run).stdout
+    assert "figure3.top" in shown
 
 
 def check_mlflow_holds_the_runs_and_agrees_with_the_files(repo: Path) -> None:

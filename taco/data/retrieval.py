@@ -112,6 +112,13 @@ def text_tokens(table: TextTable, rows, text_cache: TextFeatureCache | None
 class RetrievalData:
     """Everything a run reads: features, per-split text tables and (frozen mode) cached text features."""
 
+    @staticmethod
+    def settings_key(cfg: RunConfig) -> tuple:
+        """The settings this class reads: two configs with the same key (the seeds of one run) can
+        share one instance."""
+        return (tuple(sorted(cfg.to_dict()["data"].items())), cfg.loss.tokens_of_interest, cfg.model.text_model,
+                cfg.model.text_mode, cfg.cache_dir)
+
     def __init__(self, cfg: RunConfig, progress: bool = False):
         self.cfg = cfg
         clips = split_clips(cfg)

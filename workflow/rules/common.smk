@@ -40,10 +40,6 @@ wildcard_constraints:
     config_name=one_of(experiments.config_names(PROFILE)),
 
 
-def run_config(wildcards):
-    return experiments.run_config(PROFILE, wildcards.run_id, int(wildcards.seed))
-
-
 def work_dir(run_id, seed):
     """The run's folder for its current configuration: resumes an unchanged one, starts a changed one afresh."""
     return experiments.run_work_dir(run_id, int(seed), experiments.run_config(PROFILE, run_id, int(seed)).hash())

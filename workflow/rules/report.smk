@@ -6,6 +6,7 @@ REPORT_FILES = [
     *[f"reports/{name}.md" for name in experiments.REPORT_NAMES],
     "reports/metrics.json",
 ]
+REPORT_FIGURES = [f"reports/{name}.png" for name in experiments.REPORT_FIGURES]
 
 
 rule effective_profile:
@@ -32,7 +33,9 @@ rule report:
         text_stats=[experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES],
         code=experiments.cli_dependencies("taco.report"),
     output:
-        REPORT_FILES,
+        # `snakemake --report reports/report.html` collects these with the run statistics and the DAG
+        [report(path, category="Reports") for path in REPORT_FILES],
+        [report(path, category="Figures") for path in REPORT_FIGURES],
     log:
         f"{LOGS}/report.log",
     benchmark:

@@ -1,36 +1,49 @@
-# The training grid: every run of every table (taco/experiments.py), once per seed.
+# The training grid: every run of every table (taco/experiments.py), each trained over the profile's
+# seeds in one job (one process: imports and data are loaded once; the grid's runs fill the cores).
 
 
 def pretrained_metrics(wildcards):
-    """A finetuned run waits for its pretraining run of the same seed (whose best.pt it starts from)."""
+    """A finetuned run waits for its pretraining run (each seed starts from that seed's best.pt)."""
     pretrained = experiments.Run.parse(wildcards.run_id).pretrained
-    return [experiments.run_metrics_path(pretrained.id, wildcards.seed)] if pretrained else []
+    return [experiments.run_metrics_path(pretrained.id, seed) for seed in SEEDS] if pretrained else []
+
+
+def train_arguments(wildcards):
+    return " ".join(f"--config {shlex.quote(experiments.config_path(experiments.config_name(wildcards.run_id, seed)))}"
+                    f" --out {shlex.quote(work_dir(wildcards.run_id, seed))}" for seed in SEEDS)
+
+
+def copy_metrics(wildcards):
+    """Each seed's metrics.json copied out of its configuration's folder, atomically, once all are trained."""
+    return " && ".join(
+        f"cp {shlex.quote(work_dir(wildcards.run_id, seed))}/metrics.json {shlex.quote(target)}.tmp"
+        f" && mv {shlex.quote(target)}.tmp {shlex.quote(target)}"
+        for seed in SEEDS for target in [experiments.run_metrics_path(wildcards.run_id, seed)])
 
 
 rule train:
-    """Train (or resume) one run and seed; metrics.json is copied out of the configuration's folder last."""
+    """Train (or resume) one run over every seed; a killed job resumes each seed from its checkpoint."""
     input:
-        config=experiments.config_path(experiments.config_name("{run_id}", "{seed}")),
+        configs=lambda w: [experiments.config_path(experiments.config_name(w.run_id, seed)) for seed in SEEDS],
         text=lambda w: experiments.text_marker_path(experiments.text_job(w.run_id)),
         data=lambda w: data_inputs(experiments.Run.parse(w.run_id).dataset),
         pretrained=pretrained_metrics,
         code=experiments.cli_dependencies("taco.train"),
     output:
-        experiments.run_metrics_path("{run_id}", "{seed}"),
+        [experiments.run_metrics_path("{run_id}", seed) for seed in SEEDS],
     params:
-        config=lambda w: run_config(w).to_dict(),
-        work_dir=run_work_dir,
+        configs=lambda w: [experiments.run_config(PROFILE, w.run_id, seed).to_dict() for seed in SEEDS],
+        arguments=train_arguments,
+        copy_out=copy_metrics,
         mlflow=MLFLOW_FLAG,
     log:
-        f"{LOGS}/train/{{run_id}}/seed{{seed}}.log",
+        f"{LOGS}/train/{{run_id}}.log",
     benchmark:
-        f"{BENCHMARKS}/train/{{run_id}}/seed{{seed}}.tsv"
+        f"{BENCHMARKS}/train/{{run_id}}.tsv"
     resources:
         gpu=1,
     shell:
-        "{PYTHON:q} -m taco train --config {input.config:q} --out {params.work_dir:q} --quiet {params.mlflow}"
-        " > {log:q} 2>&1"
-        " && cp {params.work_dir:q}/metrics.json {output:q}.tmp && mv {output:q}.tmp {output:q}"
+        "{PYTHON:q} -m taco train {params.arguments} --quiet {params.mlflow} > {log:q} 2>&1 && {params.copy_out}"
 
 
 rule train_all:
