@@ -93,7 +93,9 @@ rule coin:
     params:
         work_dir=run_work_dir,
         root=experiments.release_root(PROFILE, "coin"),
-        coin=PROFILE["downstream"]["coin"],
+        iterations=PROFILE["downstream"]["coin"]["iterations"],   # scalars: a reordered params file changes nothing
+        batch_size=PROFILE["downstream"]["coin"]["batch_size"],
+        lr=PROFILE["downstream"]["coin"]["lr"],
         mlflow=MLFLOW_FLAG,
     log:
         f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/coin_{{mode}}.log",
@@ -101,8 +103,8 @@ rule coin:
         f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/coin_{{mode}}.tsv"
     shell:
         "{PYTHON:q} -m taco coin --run {params.work_dir:q} --root {params.root:q} --mode {wildcards.mode}"
-        " --seed {wildcards.seed} --iterations {params.coin[iterations]} --batch-size {params.coin[batch_size]}"
-        " --lr {params.coin[lr]} --out {output:q} --quiet {params.mlflow} > {log:q} 2>&1"
+        " --seed {wildcards.seed} --iterations {params.iterations} --batch-size {params.batch_size}"
+        " --lr {params.lr} --out {output:q} --quiet {params.mlflow} > {log:q} 2>&1"
 
 
 rule model_size:
