@@ -461,6 +461,11 @@ def text_job(run_id: str) -> str:
     return f"{run.dataset}{RUN_ID_SEPARATOR}{SETTINGS[run.setting]['tokens_of_interest']}"
 
 
+def text_job_dataset(job: str) -> str:
+    """The dataset key of a text preparation job (``<dataset>__<tokens>``)."""
+    return job.split(RUN_ID_SEPARATOR)[0]
+
+
 def _text_settings(cfg: RunConfig, tags: dict) -> RunConfig:
     """Only what the text jobs read (data, text model, tokens of interest, cache) of ``cfg``, so that a
     training-only change of the profile leaves their configs, and so their jobs, as they are."""
@@ -544,8 +549,9 @@ def _check_semantics(profile: dict) -> list[str]:
     if profile["data"]["source"] == "real":
         paths = profile["data"].get("paths") or {}
         releases = {DATASETS[run.dataset].release for run in runs}
-        releases |= {DOWNSTREAM_RELEASES[e] for _, _, e in evaluations(profile) if e in DOWNSTREAM_RELEASES}
-        releases |= {DATASETS[e.removeprefix("zero_shot_")].release for _, _, e in evaluations(profile)
+        evaluated = {e for _, _, e in evaluations(profile)}
+        releases |= {DOWNSTREAM_RELEASES[e] for e in evaluated if e in DOWNSTREAM_RELEASES}
+        releases |= {DATASETS[e.removeprefix("zero_shot_")].release for e in evaluated
                      if e.startswith("zero_shot_")}
         for release in sorted(releases - set(paths)):
             problems.append(f"'data.paths.{release}': required by the selected runs when data.source is 'real'")

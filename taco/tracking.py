@@ -26,6 +26,8 @@ from taco.atomic import write_json
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = "taco"
+RUN_ID_FILE = "mlflow_run.json"
+"""In a run directory: the MLflow run id a resumed run continues."""
 BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
 
 logger = logging.getLogger("taco.tracking")
@@ -168,7 +170,7 @@ class Tracker:
 
     @property
     def _id_file(self) -> Path | None:
-        return self.run_dir / "mlflow_run.json" if self.run_dir is not None else None
+        return self.run_dir / RUN_ID_FILE if self.run_dir is not None else None
 
     def _resumable_run_id(self, client) -> str | None:
         """The MLflow run recorded in the run directory, when it still exists in the current tracking store."""

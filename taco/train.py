@@ -36,12 +36,12 @@ from taco.data.retrieval import RetrievalData
 from taco.evaluate import encode_split, evaluate_scores, score_matrices
 from taco.losses import TacoLoss
 from taco.model.taco_model import TacoModel
-from taco.tracking import Tracker
+from taco.tracking import RUN_ID_FILE, Tracker
 
 logger = logging.getLogger("taco.train")
 
 SELECT_METRICS = ("t2v_r1", "t2v_r5", "t2v_r10")
-RUN_FILES = ("checkpoint.pt", "best.pt", "metrics.json", "train_log.jsonl", "mlflow_run.json")
+RUN_FILES = ("checkpoint.pt", "best.pt", "metrics.json", "train_log.jsonl", RUN_ID_FILE)
 
 
 def atomic_save(obj, path: Path) -> None:

@@ -6,9 +6,10 @@
 def text_predecessor(wildcards):
     """The first text job of the same release: the others wait for it and find its text features
     (MSR-VTT's two splits, the token-type variants) in the cache instead of encoding them in parallel."""
-    release = experiments.DATASETS[wildcards.text_job.split(experiments.RUN_ID_SEPARATOR)[0]].release
-    first = next(job for job in TEXT_JOBS
-                 if experiments.DATASETS[job.split(experiments.RUN_ID_SEPARATOR)[0]].release == release)
+    def release(job):
+        return experiments.DATASETS[experiments.text_job_dataset(job)].release
+
+    first = next(job for job in TEXT_JOBS if release(job) == release(wildcards.text_job))
     return [] if first == wildcards.text_job else [experiments.text_marker_path(first)]
 
 
@@ -16,7 +17,7 @@ rule prepare_text:
     input:
         config=experiments.config_path(experiments.text_config_name("{text_job}")),
         first=text_predecessor,
-        data=lambda w: data_inputs(w.text_job.split(experiments.RUN_ID_SEPARATOR)[0]),
+        data=lambda w: data_inputs(experiments.text_job_dataset(w.text_job)),
         code=experiments.cli_dependencies("taco.data.retrieval"),
     output:
         experiments.text_marker_path("{text_job}"),
