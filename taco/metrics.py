@@ -15,14 +15,17 @@ DEFAULT_KS = (1, 5, 10, 50)
 
 
 def retrieval_metrics(
-    scores: np.ndarray, text_to_video: np.ndarray, ks: Sequence[int] = DEFAULT_KS
-) -> dict[str, float]:
+    scores: np.ndarray, text_to_video: np.ndarray, ks: Sequence[int] = DEFAULT_KS, per_query: bool = False
+) -> dict[str, float] | tuple[dict[str, float], dict[str, np.ndarray]]:
     """Text-to-video and video-to-text Recall@K (percent), median and mean rank (1-based).
 
     ``scores`` is (num_texts, num_videos), higher is better; ``text_to_video[i]`` is the index of
     the one video described by text ``i`` (a video may have several captions). A text query's
     positive is its video; a video query (every video with at least one caption) has all its
     captions as positives and is ranked by its best-ranked caption.
+
+    With ``per_query`` it also returns each text query's text-to-video values (``r<K>`` in percent and
+    its expected ``rank``), whose means are the ``t2v_`` metrics: the unit of paired comparisons.
     """
     scores, text_to_video, ks = _validate(scores, text_to_video, ks)
     num_texts, num_videos = scores.shape
@@ -31,7 +34,8 @@ def retrieval_metrics(
     # Text queries: one positive per query.
     t2v_above = (scores > positive_scores[:, None]).sum(axis=1)
     t2v_tied = (scores == positive_scores[:, None]).sum(axis=1) - 1
-    t2v = _rank_metrics(t2v_above, t2v_tied, np.ones(num_texts, dtype=np.int64), ks)
+    t2v_queries = _per_query_ranks(t2v_above, t2v_tied, np.ones(num_texts, dtype=np.int64), ks)
+    t2v = _summarize(t2v_queries, ks)
 
     # Video queries: positives are all captions of the video; the best one decides the rank.
     best_positive = np.full(num_videos, -np.inf)
@@ -42,17 +46,25 @@ def retrieval_metrics(
     v2t_tied_positives = positives_at_best[queried]
     v2t_above = (scores > best_positive[None, :]).sum(axis=0)[queried]
     v2t_tied = (scores == best_positive[None, :]).sum(axis=0)[queried] - v2t_tied_positives
-    v2t = _rank_metrics(v2t_above, v2t_tied, v2t_tied_positives, ks)
+    v2t = _summarize(_per_query_ranks(v2t_above, v2t_tied, v2t_tied_positives, ks), ks)
 
     metrics = {f"t2v_{name}": value for name, value in t2v.items()}
     metrics.update({f"v2t_{name}": value for name, value in v2t.items()})
+    return (metrics, t2v_queries) if per_query else metrics
+
+
+def _summarize(queries: dict[str, np.ndarray], ks: tuple[int, ...]) -> dict[str, float]:
+    """Recall@K (mean over queries), median and mean of the expected ranks."""
+    metrics = {f"r{k}": float(np.mean(queries[f"r{k}"])) for k in ks}
+    metrics["mr"] = float(np.median(queries["rank"]))
+    metrics["mean_r"] = float(np.mean(queries["rank"]))
     return metrics
 
 
-def _rank_metrics(
+def _per_query_ranks(
     above: np.ndarray, tied_negatives: np.ndarray, tied_positives: np.ndarray, ks: tuple[int, ...]
-) -> dict[str, float]:
-    """Expected Recall@K, median and mean rank of queries from their tie counts.
+) -> dict[str, np.ndarray]:
+    """Each query's expected Recall@K (percent) and expected rank from its tie counts.
 
     Per query: g = ``above`` negatives strictly above the best positive score, t = ``tied_negatives``
     negatives and p = ``tied_positives`` positives at that score. The first positive's rank is
@@ -70,15 +82,10 @@ def _rank_metrics(
         factor = np.where(remaining > 0, remaining / np.maximum(remaining + p, 1.0), 0.0)
         survival[j + 1] = survival[j] * factor
 
-    metrics: dict[str, float] = {}
     query_index = np.arange(len(g))
-    for k in ks:
-        slack = np.maximum(k - above, 0)
-        metrics[f"r{k}"] = float(100.0 * np.mean(1.0 - survival[slack, query_index]))
-    expected_rank = g + 1.0 + t / (p + 1.0)
-    metrics["mr"] = float(np.median(expected_rank))
-    metrics["mean_r"] = float(np.mean(expected_rank))
-    return metrics
+    queries = {f"r{k}": 100.0 * (1.0 - survival[np.maximum(k - above, 0), query_index]) for k in ks}
+    queries["rank"] = g + 1.0 + t / (p + 1.0)
+    return queries
 
 
 def _validate(

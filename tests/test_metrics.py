@@ -171,3 +171,24 @@ def test_summarize_over_seeds():
     assert summarize_over_seeds([7.5]) == (7.5, 0.0)
     with pytest.raises(ValueError, match="non-empty"):
         summarize_over_seeds([])
+
+
+def test_per_query_values_average_to_the_text_to_video_metrics():
+    rng = np.random.default_rng(3)
+    scores = np.round(rng.normal(size=(12, 5)), 1)  # rounded: ties occur
+    text_to_video = rng.integers(0, 5, size=12)
+    metrics, queries = retrieval_metrics(scores, text_to_video, per_query=True)
+    assert metrics == retrieval_metrics(scores, text_to_video)
+    for k in (1, 5, 10, 50):
+        assert queries[f"r{k}"].shape == (12,)
+        assert math.isclose(queries[f"r{k}"].mean(), metrics[f"t2v_r{k}"], abs_tol=1e-9)
+    assert math.isclose(np.median(queries["rank"]), metrics["t2v_mr"])
+
+
+def test_per_query_hand_computed_with_a_tie():
+    # Query 0: its video ranks 2nd (one score above). Query 1: tied with one negative at the top.
+    scores = np.array([[0.2, 0.9, 0.1], [0.5, 0.5, 0.0]])
+    _, queries = retrieval_metrics(scores, np.array([0, 1]), ks=(1, 5), per_query=True)
+    np.testing.assert_allclose(queries["r1"], [0.0, 50.0])
+    np.testing.assert_allclose(queries["r5"], [100.0, 100.0])
+    np.testing.assert_allclose(queries["rank"], [2.0, 1.5])
