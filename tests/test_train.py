@@ -106,3 +106,40 @@ def test_schedule_and_batches():
     assert batch_indices(10, 5, 0, 0).tolist() != batch_indices(10, 5, 1, 0).tolist()
     with pytest.raises(ValueError, match="exceeds"):
         batch_indices(4, 8, 0, 0)
+
+
+def test_metrics_json_holds_per_query_values_and_the_validation_curve(tiny_config, tmp_path):
+    result = train(run_cfg(tiny_config), tmp_path / "run", progress=False, track=False)
+    on_disk = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert on_disk["queries"] == list(range(on_disk["test_captions"]))
+    for score in ("early", "token", "later", "fused"):
+        values = on_disk["per_query"][score]
+        assert len(values["r5"]) == on_disk["test_captions"]
+        assert abs(sum(values["r5"]) / len(values["r5"]) - result["test"][f"{score}/t2v_r5"]) < 1e-3
+    val_log = [json.loads(line) for line in (tmp_path / "run" / "val_log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in val_log] == [6, 12]   # eval_every 6 of 12 steps
+    best = max(val_log, key=lambda entry: entry["selection_score"])
+    assert best["step"] == result["best_step"] and best["fused/t2v_r1"] == result["val"]["fused/t2v_r1"]
+
+
+def test_all_pairs_test_scores_the_same_query_subset_with_unchanged_ranks(tiny_config, tmp_path):
+    from taco.data.retrieval import RetrievalData
+    from taco.evaluate import evaluated_queries
+    from taco.train import evaluate_split, load_run
+
+    cfg = run_cfg(tiny_config, **{"loss.use_l1": False, "loss.use_l2": False, "loss.negatives": "random",
+                                  "loss.tokens_of_interest": "none"})
+    train(cfg, tmp_path / "run", progress=False, track=False)
+    _, model = load_run(tmp_path / "run", [])
+    data = RetrievalData(cfg)
+    everything = evaluate_split(model, data, "test", cfg, "cpu")
+    capped = config.from_dict(config.apply_overrides(cfg.to_dict(), ["eval.all_pairs_queries=4"]))
+    subset = evaluate_split(model, data, "test", capped, "cpu")
+    n = len(everything["queries"])
+    assert n > 4 and len(subset["queries"]) == 4 and subset["queries"] == sorted(subset["queries"])
+    assert subset["queries"] == evaluated_queries(n, capped.loss, capped.eval).tolist()
+    # A text query's rank among all videos does not depend on which other queries are scored.
+    full_ranks = everything["per_query"]["fused"]["rank"]
+    assert subset["per_query"]["fused"]["rank"] == [full_ranks[i] for i in subset["queries"]]
+    # A re-ranked model (early stage trained) is always scored on every query.
+    assert len(evaluated_queries(n, run_cfg(tiny_config).loss, capped.eval)) == n
