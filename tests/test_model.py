@@ -1,9 +1,16 @@
-"""Model: padding is invisible, both text modes, the text cache is keyed by model and caption."""
+"""Model: padding is invisible, both text modes, the text cache is keyed by model and caption, our
+Transformer layers equal torch's, and the fusion's first-token path equals the full sequence."""
+import copy
+import itertools
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from taco.config import ModelConfig
+from taco.config import LossConfig, ModelConfig
+from taco.losses import TacoLoss
+from taco.model.layers import SelfAttentionLayer, SelfAttentionStack
 from taco.model.taco_model import TacoModel
 from taco.model.text_cache import TextFeatureCache
 from taco.model.text_encoder import load_tokenizer
@@ -105,3 +112,88 @@ def test_recomputed_fusion_gives_the_same_scores_and_gradients():
         results.append((scores.detach(), model.fusion.score.weight.grad.clone()))
     assert torch.allclose(results[0][0], results[1][0], atol=1e-6)
     assert torch.allclose(results[0][1], results[1][1], atol=1e-6)
+
+
+def padded_masks(lengths: list[int], length: int) -> torch.Tensor:
+    return torch.arange(length)[None] < torch.tensor(lengths)[:, None]
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_layer_equals_torch_transformer_encoder_layer(norm_first):
+    torch.manual_seed(0)
+    ours = SelfAttentionLayer(8, 2, 4, dropout=0.0, norm_first=norm_first)
+    reference = nn.TransformerEncoderLayer(8, 2, 32, 0.0, activation="gelu", batch_first=True, norm_first=norm_first)
+    reference.load_state_dict(ours.state_dict())  # same parameter names and shapes
+    tokens, mask = torch.randn(3, 7, 8), padded_masks([7, 4, 2], 7)
+    expected = reference(tokens, src_key_padding_mask=~mask)
+    assert torch.allclose(ours(tokens, mask)[mask], expected[mask], atol=1e-5)
+    assert torch.allclose(ours(tokens, mask, queries=1), expected[:, :1], atol=1e-5)
+
+
+class TorchStack(nn.Module):
+    """The naive reference of a SelfAttentionStack: torch's nn.TransformerEncoder over every token
+    (with its final LayerNorm when pre-norm), padding zeroed, token 0 read off the full output."""
+
+    def __init__(self, stack: SelfAttentionStack, hidden: int, num_heads: int, norm_first: bool):
+        super().__init__()
+        layers = len(stack.encoder.layers)
+        layer = nn.TransformerEncoderLayer(hidden, num_heads, 4 * hidden, 0.0, activation="gelu",
+                                           batch_first=True, norm_first=norm_first)
+        norm = nn.LayerNorm(hidden) if norm_first and layers else None
+        self.encoder = nn.TransformerEncoder(layer, layers, norm=norm, enable_nested_tensor=False)
+        self.encoder.load_state_dict(stack.encoder.state_dict())
+
+    def forward(self, tokens, mask, first_token_only=False):
+        out = self.encoder(tokens, src_key_padding_mask=~mask) * mask[..., None]
+        return out[:, 0] if first_token_only else out
+
+
+def naive_copy(model: TacoModel) -> TacoModel:
+    naive = copy.deepcopy(model)
+    cfg = model.cfg
+    for owner in (naive.video_encoder, naive.text_encoder, naive.fusion):
+        owner.layers = TorchStack(owner.layers, cfg.hidden_size, cfg.num_heads, cfg.norm_first)
+    return naive
+
+
+@pytest.mark.parametrize("norm_first,fusion_layers", list(itertools.product([False, True], [1, 2])))
+def test_first_token_fusion_equals_the_full_sequence_in_scores_losses_and_gradients(norm_first, fusion_layers):
+    """The fast path (last fusion layer computes [CLS] only), the plain path (last layer over every
+    token) and torch's nn.TransformerEncoder give the same Eq. 5 scores, TACo losses and gradients,
+    with padded text and video."""
+    cfg = ModelConfig(hidden_size=16, num_heads=2, video_layers=1, fusion_layers=fusion_layers, dropout=0.0,
+                      text_top_layers=1, norm_first=norm_first)
+    torch.manual_seed(0)
+    fast = TacoModel(cfg, video_feature_dim=10, max_video_tokens=9, max_text_tokens=7).train()
+    assert fast.fusion.first_token_only
+    plain = copy.deepcopy(fast)
+    plain.fusion.first_token_only = False
+    naive = naive_copy(fast)
+    g = torch.Generator().manual_seed(1)
+    k = 6
+    video, video_mask = torch.randn(k, 9, 10, generator=g), padded_masks([9, 3, 5, 1, 9, 6], 9)
+    text, text_mask = torch.randn(k, 7, 384, generator=g), padded_masks([7, 2, 4, 7, 3, 5], 7)
+    video[~video_mask] = 50.0  # padding must not matter
+    text[~text_mask] = 50.0
+    weights = torch.rand(k, 7, generator=g) * text_mask
+    loss_fn = TacoLoss(LossConfig(k_prime=3))
+    results = []
+    for model in (fast, plain, naive):
+        model.zero_grad()
+        x, y = model.encode_video(video, video_mask), model.encode_text(text, text_mask)
+        pairs = torch.arange(k).repeat_interleave(k), torch.arange(k).repeat(k)
+        scores = model.fuse_pairs(y, text_mask, x, video_mask, *pairs)
+        terms = loss_fn(model, x, video_mask, y, text_mask, weights)
+        terms["loss"].backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        results.append((scores.detach(), {n: v.detach() for n, v in terms.items()}, grads))
+    (fast_scores, fast_terms, fast_grads) = results[0]
+    assert fast_terms["l3"] > 0 and fast_scores.std() > 0
+    for scores, terms, grads in results[1:]:
+        assert torch.allclose(scores, fast_scores, atol=1e-5)
+        assert all(torch.allclose(terms[n], fast_terms[n], atol=1e-5) for n in fast_terms)
+        assert grads.keys() == fast_grads.keys()
+        for name, grad in grads.items():
+            assert torch.allclose(grad, fast_grads[name], atol=1e-5), name
+    # every fusion parameter that the score reads gets a gradient on the fast path too
+    assert all(f"fusion.{n}" in fast_grads for n, _ in fast.fusion.named_parameters())

@@ -15,7 +15,8 @@ class TacoModel(nn.Module):
     def __init__(self, cfg: ModelConfig, video_feature_dim: int, max_video_tokens: int, max_text_tokens: int):
         super().__init__()
         self.cfg = cfg
-        common = dict(num_heads=cfg.num_heads, ffn_multiplier=cfg.ffn_multiplier, dropout=cfg.dropout)
+        common = dict(num_heads=cfg.num_heads, ffn_multiplier=cfg.ffn_multiplier, dropout=cfg.dropout,
+                      norm_first=cfg.norm_first)
         self.video_encoder = VideoEncoder(video_feature_dim, cfg.hidden_size, cfg.video_layers,
                                           max_tokens=max_video_tokens, **common)
         self.text_encoder = TextEncoder(cfg.text_model, cfg.text_mode, cfg.hidden_size, cfg.text_top_layers,

@@ -55,7 +55,8 @@ def text_model_width(name: str) -> int:
 
 class TextEncoder(nn.Module):
     def __init__(self, text_model: str, mode: str, hidden: int, top_layers: int, num_heads: int,
-                 ffn_multiplier: int, dropout: float, max_tokens: int):
+                 ffn_multiplier: int, dropout: float, max_tokens: int,
+                 norm_first: bool = False):
         super().__init__()
         self.mode = mode
         self.input_width = text_model_width(text_model)
@@ -66,7 +67,7 @@ class TextEncoder(nn.Module):
             self.project = nn.Linear(self.input_width, hidden) if self.input_width != hidden else nn.Identity()
         else:
             self.embed = TokenEmbedding(self.input_width, hidden, max_tokens, dropout)
-            self.layers = SelfAttentionStack(hidden, top_layers, num_heads, ffn_multiplier, dropout)
+            self.layers = SelfAttentionStack(hidden, top_layers, num_heads, ffn_multiplier, dropout, norm_first)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``tokens``: (K, n) wordpiece ids (finetune) or (K, n, H) cached features (frozen) -> (K, n, d)."""

@@ -9,11 +9,12 @@ from taco.model.layers import SelfAttentionStack, TokenEmbedding
 
 class VideoEncoder(nn.Module):
     def __init__(self, feature_dim: int, hidden: int, num_layers: int, num_heads: int,
-                 ffn_multiplier: int, dropout: float, max_tokens: int):
+                 ffn_multiplier: int, dropout: float, max_tokens: int,
+                 norm_first: bool = False):
         super().__init__()
         self.feature_dim = feature_dim
         self.embed = TokenEmbedding(feature_dim, hidden, max_tokens, dropout)
-        self.layers = SelfAttentionStack(hidden, num_layers, num_heads, ffn_multiplier, dropout)
+        self.layers = SelfAttentionStack(hidden, num_layers, num_heads, ffn_multiplier, dropout, norm_first)
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(K, m, D) features, (K, m) mask (True = real) -> (K, m, d) tokens x, padding zeroed."""
