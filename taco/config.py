@@ -33,7 +33,7 @@ class DataConfig:
     features: str = "r152+s3d_hm"      # one feature type or a '+'-joined combination
     split: str = "split1"              # MSR-VTT only: split1 (9k/1k JSFusion) or split2 (7k/1k)
     val_fraction: float = 0.1          # held out of training where a release has no validation split
-    max_val_items: int = 500           # validation subset size used for checkpoint selection
+    max_val_items: int = 0             # validation segments used for checkpoint selection (0 = all held out)
     max_video_tokens: int = 48         # 256 for ActivityNet (paper 4.3)
     max_text_tokens: int = 30          # 256 for ActivityNet (paper 4.3)
     min_words: int = 10                # HowTo100M only: adjacent narrations merged to >= 10 words (paper 4.3)
@@ -183,6 +183,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         ("optim.checkpoint_every", cfg.optim.checkpoint_every > 0, "> 0"),
         ("optim.eval_every", cfg.optim.eval_every > 0, "> 0"),
         ("data.val_fraction", 0 < cfg.data.val_fraction < 1, "in (0, 1)"),
+        ("data.max_val_items", cfg.data.max_val_items >= 0, ">= 0 (0 = every held-out segment)"),
         ("data.max_video_tokens", cfg.data.max_video_tokens > 0, "> 0"),
         ("data.max_text_tokens", cfg.data.max_text_tokens >= 3, ">= 3"),
         ("data.min_words", cfg.data.min_words >= 1, ">= 1"),

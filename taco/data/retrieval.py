@@ -7,6 +7,8 @@ so its token weights use the idf of its own training captions (Eq. 7), never its
 """
 from __future__ import annotations
 
+import functools
+import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from taco.model.text_cache import TextFeatureCache
 from taco.text.prepare import TextTable, prepare_text
 
 PRETRAINING_DATASETS = ("howto100m",)  # training narrations only, no test split (paper 4.3)
+PRELOAD_LIMIT_BYTES = 2 << 30  # training features held in memory per job at most; above, per-item reads
+logger = logging.getLogger("taco.data")
 
 
 @dataclass
@@ -46,7 +50,7 @@ def index_segments(clips: list[Clip]) -> tuple[list[tuple[str, float, float]], n
 
 
 def validation_subset(clips: list[Clip], max_segments: int, seed: int) -> list[Clip]:
-    """One caption of each of at most ``max_segments`` segments, both chosen with a seeded draw: the
+    """One caption of each of at most ``max_segments`` segments (0: of every segment), both chosen with a seeded draw: the
     validation split mirrors a one-caption-per-video test (MSR-VTT's 20 captions per video would make
     selection 20 times dearer and weight videos by their caption count)."""
     rng = random.Random(seed)
@@ -54,7 +58,7 @@ def validation_subset(clips: list[Clip], max_segments: int, seed: int) -> list[C
     for clip in clips:
         by_segment.setdefault(clip.segment, []).append(clip)
     segments = list(by_segment)
-    if len(segments) > max_segments:
+    if 0 < max_segments < len(segments):
         segments = rng.sample(segments, max_segments)
     keep = {id(rng.choice(by_segment[segment])) for segment in segments}
     return [c for c in clips if id(c) in keep]
@@ -109,6 +113,28 @@ def text_tokens(table: TextTable, rows, text_cache: TextFeatureCache | None
     return tokens, torch.from_numpy(mask[:, :length]), torch.from_numpy(table.weights[rows, :length])
 
 
+class RaggedRows:
+    """Items of (m_i, D) rows stored back to back in one tensor; batches come out zero-padded to their
+    longest item, as ``pad_batch`` pads them. Rows are kept as float16 when that is exact (features
+    stored as float16, the usual case), else as float32."""
+
+    def __init__(self, items: list[np.ndarray]):
+        flat = np.concatenate(items).astype(np.float32, copy=False)
+        half = flat.astype(np.float16)
+        self.rows = torch.from_numpy(half if np.array_equal(half, flat) else flat)
+        self.lengths = torch.tensor([len(item) for item in items])
+        self.starts = torch.cumsum(self.lengths, 0) - self.lengths
+
+    def batch(self, index) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, m, D) float32 values and (B, m) mask of items ``index``, m their longest length."""
+        index = torch.as_tensor(np.asarray(index))
+        lengths = self.lengths[index]
+        mask = torch.arange(int(lengths.max()))[None] < lengths[:, None]
+        values = torch.zeros(*mask.shape, self.rows.shape[1])
+        values[mask] = self.rows[(self.starts[index][:, None] + torch.arange(mask.shape[1]))[mask]].float()
+        return values, mask
+
+
 class RetrievalData:
     """Everything a run reads: features, per-split text tables and (frozen mode) cached text features."""
 
@@ -148,8 +174,39 @@ class RetrievalData:
         """(tokens, mask, weights) trimmed to the longest caption of the batch; tokens are ids or features."""
         return text_tokens(self.splits[split].text, text_indices, self.text_cache)
 
-    def train_batch(self, text_indices) -> dict[str, torch.Tensor]:
+    @functools.cached_property
+    def preloaded_train(self) -> tuple[RaggedRows, RaggedRows | None] | None:
+        """The training split's video clips (as ``video_batch`` reads them) and, in frozen text mode,
+        its cached text features (each caption's real tokens), read once; None when larger than
+        PRELOAD_LIMIT_BYTES (an upper bound at float32), then ``train_batch`` reads per item."""
         split = self.splits["train"]
-        video, video_mask = self.video_batch("train", split.text_to_segment[np.asarray(text_indices)])
-        text, text_mask, weights = self.text_batch("train", text_indices)
+        table = split.text
+        lengths = table.attention_mask.sum(1)
+        video_bytes = len(split.segments) * self.cfg.data.max_video_tokens * self.video_dim * 4
+        text_bytes = int(lengths.sum()) * self.text_cache.width * 4 if self.text_cache is not None else 0
+        if video_bytes + text_bytes > PRELOAD_LIMIT_BYTES:
+            logger.info("training features need up to %.1f GB (> %.1f GB): read per batch",
+                        (video_bytes + text_bytes) / 1e9, PRELOAD_LIMIT_BYTES / 1e9)
+            return None
+        max_tokens = self.cfg.data.max_video_tokens
+        video = RaggedRows([self.store.clip(*segment, max_tokens) for segment in split.segments])
+        text = None
+        if self.text_cache is not None:
+            text = RaggedRows([self.text_cache.get([caption], int(n))[0] for caption, n in zip(table.captions, lengths)])
+        return video, text
+
+    def train_batch(self, text_indices) -> dict[str, torch.Tensor]:
+        """Video and text of training captions, from memory once ``preloaded_train`` fits, else read per item."""
+        split = self.splits["train"]
+        text_indices = np.asarray(text_indices)
+        segments = split.text_to_segment[text_indices]
+        # with preloaded features only the mask and weights are read here (tokens: ids, replaced below)
+        text, text_mask, weights = text_tokens(split.text, text_indices, None if self.preloaded_train else self.text_cache)
+        if self.preloaded_train is None:
+            video, video_mask = self.video_batch("train", segments)
+        else:
+            video_rows, text_rows = self.preloaded_train
+            video, video_mask = video_rows.batch(segments)
+            if text_rows is not None:
+                text = text_rows.batch(text_indices)[0]
         return {"video": video, "video_mask": video_mask, "text": text, "text_mask": text_mask, "weights": weights}

@@ -39,8 +39,10 @@ PROFILES: dict[str, Profile] = {
     ),
     "default": Profile(
         name="default", cooking_tasks=100,
-        youcook2_recipes=38, youcook2_videos_per_recipe=10, youcook2_validation_per_recipe=1,
-        msrvtt_videos=1500, msrvtt_test_videos=250,
+        # Test sets of >= 1,000 text queries (YouCook2: 4 validation videos of each recipe, ~1,100 steps;
+        # MSR-VTT: the 1,000 JSFusion videos), so paired comparisons resolve a few R-sum points.
+        youcook2_recipes=38, youcook2_videos_per_recipe=13, youcook2_validation_per_recipe=4,
+        msrvtt_videos=3400, msrvtt_test_videos=1000,
         activitynet_train_videos=500, activitynet_val_videos=200,
         howto100m_videos=1500,
         crosstask_cooking_tasks=13, crosstask_other_tasks=5, crosstask_videos_per_task=40,
