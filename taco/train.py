@@ -181,7 +181,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
     data = data or RetrievalData(cfg, progress=progress and is_main)
     torch.manual_seed(cfg.optim.seed)
     model = build_model(cfg, data.video_dim).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay, foreach=True)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_decay(cfg.optim.warmup, cfg.optim.iterations))
     loss_fn = TacoLoss(cfg.loss)
     state = {"step": 0, "best_score": -math.inf, "best_step": None, "best_val": None}

@@ -63,6 +63,11 @@ class TextFeatureCache:
             for row, k in enumerate(keys):
                 self._index.setdefault(k, (shard, row))
 
+    @property
+    def width(self) -> int:
+        """H, the width of the cached features (0 while the cache is empty)."""
+        return self._shards[0].shape[-1] if self._shards else 0
+
     def __contains__(self, caption: str) -> bool:
         return caption_key(caption) in self._index
 
