@@ -171,8 +171,9 @@ def selection_score(metrics: dict, cfg: RunConfig) -> float:
 
 
 def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: bool = True,
-          data: RetrievalData | None = None) -> dict:
-    """Train (or resume) into ``run_dir`` and return the final metrics also written to metrics.json."""
+          data: RetrievalData | None = None, evaluate_test: bool = True) -> dict:
+    """Train (or resume) into ``run_dir`` and return the final metrics also written to metrics.json.
+    ``evaluate_test=False`` never touches the test split (schedule sweeps, ``taco.sweep``)."""
     init_weights, init_sha256 = load_init(cfg.model.init_from) if cfg.model.init_from else (None, "")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -276,7 +277,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
                             checkpoint)
         bar.close()
 
-        test_split = data.splits.get("test")
+        test_split = data.splits.get("test") if evaluate_test else None
         test = {"metrics": {}, "per_query": {}, "queries": []}
         if test_split is not None:
             best = torch.load(run_dir / "best.pt", map_location=device, weights_only=False)
@@ -287,7 +288,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
             "init_from": cfg.model.init_from, "init_sha256": init_sha256,
             "best_step": state["best_step"], "val": state["best_val"], "test": test["metrics"],
             "per_query": test["per_query"], "queries": test["queries"],
-            "has_test_split": test_split is not None, "train_captions": train_items,
+            "has_test_split": "test" in data.splits, "train_captions": train_items,
             "test_captions": len(test_split) if test_split is not None else 0,
             "test_videos": len(test_split.segments) if test_split is not None else 0,
         }
