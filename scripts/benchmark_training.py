@@ -1,5 +1,11 @@
 """Measured costs of TACo's training step and of fused evaluation (prints figures, asserts nothing).
 
+0. (always) Steps/s of the default profile's training step (params/default.yaml, YouCook2 of the
+   synthetic world, 1 video layer) before and after the fast paths of issue 11, in one run:
+   "before" = the fusion's last layer over every token (``fusion.first_token_only = False``),
+   per-item feature reads (no preloaded training features) and Adam without ``foreach``;
+   "after" = the defaults. Rounds alternate between the two, so machine noise hits both alike.
+With --costs also:
 1. Training-step time at K=128 for L1 only, L1+L2, L1+L2+L3 with cascade (K'=8) and L3 over all
    K x K pairs, with the cascade selection's own share of the step (paper 3.3: "no extra cost").
 2. Fused evaluation over N=1000 texts and videos: every N x N pair through the fusion layers
@@ -13,11 +19,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
+import yaml
 
-from taco import losses
+from taco import config, losses
 from taco.config import EvalConfig, LossConfig, ModelConfig
+from taco.data import retrieval
 from taco.evaluate import EncodedSet, evaluate_scores, score_matrices
 from taco.model.taco_model import TacoModel
 
@@ -115,6 +124,66 @@ def fused_evaluation(args, model_cfg):
     print("rerank - full (t2v): " + ", ".join(f"R@{k} {v:+.2f}" for k, v in diff.items()))
 
 
+def default_profile_config(params: Path, root: Path) -> config.RunConfig:
+    base = yaml.safe_load(params.read_text())["base"]
+    return config.from_dict({**base, "data": {**base["data"], "dataset": "youcook2", "root": str(root),
+                                               "features": "r152+s3d_hm"},
+                             "model": {**base["model"], "video_layers": 1}})
+
+
+class Trainer:
+    """One variant of the training step: its own data, model and Adam, seeded alike."""
+
+    def __init__(self, cfg: config.RunConfig, fast: bool):
+        self.data = retrieval.RetrievalData(cfg)
+        if fast:
+            self.data.train_batch([0])  # preloads the training features (outside the timing)
+        else:
+            self.data.preloaded_train = None  # train_batch reads every item from the memory maps
+        torch.manual_seed(0)
+        self.model = TacoModel(cfg.model, self.data.video_dim, cfg.data.max_video_tokens, cfg.data.max_text_tokens)
+        self.model.fusion.first_token_only = fast
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.optim.lr,
+                                          weight_decay=cfg.optim.weight_decay, foreach=fast)
+        self.loss = losses.TacoLoss(cfg.loss)
+        self.batch_size = cfg.optim.batch_size
+        self.items = len(self.data.splits["train"])
+
+    def step(self, step: int) -> None:
+        batch = self.data.train_batch(torch.randperm(self.items, generator=torch.Generator().manual_seed(step))[
+            :self.batch_size].numpy())
+        video = self.model.encode_video(batch["video"], batch["video_mask"])
+        text = self.model.encode_text(batch["text"], batch["text_mask"])
+        loss = self.loss(self.model, video, batch["video_mask"], text, batch["text_mask"], batch["weights"])["loss"]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+
+def before_after(args):
+    cfg = default_profile_config(args.params, args.root)
+    print(f"## Default training step before / after (YouCook2, batch {cfg.optim.batch_size}, d={cfg.model.hidden_size}, "
+          f"{cfg.model.fusion_layers} fusion layer(s), K'={cfg.loss.k_prime}, {torch.get_num_threads()} thread(s))")
+    trainers = {"before": Trainer(cfg, fast=False), "after": Trainer(cfg, fast=True)}
+    seconds = {name: [] for name in trainers}
+    for name, trainer in trainers.items():
+        trainer.model.train()
+        for step in range(3):  # warm-up
+            trainer.step(step)
+    for round_ in range(args.rounds):
+        for name, trainer in trainers.items():
+            start = time.perf_counter()
+            for step in range(args.steps):
+                trainer.step(1000 * round_ + step)
+            seconds[name].append((time.perf_counter() - start) / args.steps)
+    per_step = {name: statistics.median(values) for name, values in seconds.items()}
+    print("| path | steps/s | ms/step |\n|---|---:|---:|")
+    for name, value in per_step.items():
+        print(f"| {name} | {1 / value:.1f} | {1000 * value:.1f} |")
+    print(f"speed-up: {per_step['before'] / per_step['after']:.2f}x "
+          f"(median of {args.rounds} alternating rounds of {args.steps} steps)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--k", type=int, default=128)
@@ -125,7 +194,17 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fusion-batch", type=int, default=4096)
     parser.add_argument("--skip", choices=["train", "eval"], action="append", default=[])
+    parser.add_argument("--params", type=Path, default=Path("params/default.yaml"))
+    parser.add_argument("--root", type=Path, default=Path("data/synthetic/youcook2"),
+                        help="the synthetic world's YouCook2 (python -m taco.data.synthetic.generate)")
+    parser.add_argument("--steps", type=int, default=20, help="training steps per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--costs", action="store_true", help="also sections 1 and 2 (minutes)")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # as every job of the workflow runs (taco.cli.use_threads)
+    before_after(args)
+    if not args.costs:
+        return
     torch.manual_seed(0)
     model_cfg = ModelConfig(hidden_size=args.hidden, num_heads=max(1, args.hidden // 64), dropout=0.1)
     if "train" not in args.skip:
