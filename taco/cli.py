@@ -200,6 +200,21 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    """The model-free ridge probe of one probe job of the profile (``experiments.Probe``), as JSON."""
+    from taco import experiments
+    from taco.data.synthetic.probe import probe_run
+    from taco.train import atomic_write_json
+
+    profile, probe = experiments.load_profile(args.profile), experiments.Probe.parse(args.probe)
+    result = {"probe": probe.id, "config_hash": experiments.probe_hash(profile, probe),
+              **probe_run(*experiments.probe_configs(profile, probe))}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(result, args.out)
+    print(json.dumps({"probe": args.probe, **result["metrics"]}, indent=1))
+    return 0
+
+
 def cmd_crosstask(args) -> int:
     """CrossTask step localization recall of a trained run (paper 5.2, Table 9)."""
     from taco.downstream.crosstask import evaluate_crosstask
@@ -310,6 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")
     p.add_argument("--from-mlflow", action="store_true", help="rebuild the results from MLflow instead of the files")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("probe", help="the model-free ridge probe on a table's test split and features")
+    p.add_argument("--profile", type=Path, required=True, help="params profile, e.g. results/profile.yaml")
+    p.add_argument("--probe", required=True, help="probe id <dataset>__<features>[__zero_shot]")
+    p.add_argument("--out", type=Path, required=True, help="write the JSON here, e.g. results/probe/<id>.json")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("crosstask", help="CrossTask action step localization recall of a trained run (Table 9)")
     _add_downstream_args(p, "CrossTask release folder (with features/)")

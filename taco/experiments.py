@@ -311,6 +311,65 @@ def tables_of(run: Run) -> list[str]:
     return [table for table, rows in TABLES.items() if any(run in row.runs() for row in rows)]
 
 
+ZERO_SHOT_SUFFIX = "zero_shot"
+
+
+@dataclass(frozen=True, order=True)
+class Probe:
+    """The model-free ridge probe (``taco.data.synthetic.probe``) on a dataset key's test split with
+    ``features``, fitted on that dataset's train split, or on the pretraining corpus when ``zero_shot``."""
+
+    dataset: str
+    features: str
+    zero_shot: bool = False
+
+    @property
+    def id(self) -> str:
+        return RUN_ID_SEPARATOR.join([self.dataset, self.features] + ([ZERO_SHOT_SUFFIX] if self.zero_shot else []))
+
+    @classmethod
+    def parse(cls, probe_id: str) -> Probe:
+        parts = probe_id.split(RUN_ID_SEPARATOR)
+        if len(parts) not in (2, 3) or parts[0] not in DATASETS or (len(parts) == 3 and parts[2] != ZERO_SHOT_SUFFIX):
+            raise ExperimentError(f"probe id '{probe_id}' is not <dataset>__<features>[__{ZERO_SHOT_SUFFIX}]")
+        return cls(parts[0], parts[1], len(parts) == 3)
+
+
+def cell_probe(cell: Cell) -> Probe:
+    """The probe standing beside a retrieval cell: same test split and features (zero-shot for zero-shot cells)."""
+    if cell.evaluation.startswith("zero_shot_"):
+        return Probe(cell.evaluation.removeprefix("zero_shot_"), cell.run.features, zero_shot=True)
+    return Probe(cell.run.dataset, cell.run.features)
+
+
+def probe_jobs(profile: dict) -> list[Probe]:
+    """The probes of every retrieval cell whose run the profile selects, deduplicated, in table order."""
+    allowed = _run_filter(profile)
+    return list(dict.fromkeys(cell_probe(cell) for rows in TABLES.values() for row in rows
+                              for cell in row.cells.values()
+                              if cell.evaluation in RETRIEVAL_EVALUATIONS and _selected(cell.run, allowed)))
+
+
+def probe_configs(profile: dict, probe: Probe) -> tuple[RunConfig, RunConfig]:
+    """(test config, fitting config) of a probe: the dataset's settings with the probe's features; the
+    fitting config is the pretraining corpus's for a zero-shot probe, else the same."""
+    def settings(dataset: str) -> RunConfig:   # the data section only: the probe reads nothing else
+        return config_module.from_dict({"data": {**_base_values(profile, dataset)["data"], "features": probe.features}})
+
+    test = settings(probe.dataset)
+    return test, settings(PRETRAIN_DATASET) if probe.zero_shot else test
+
+
+def probe_hash(profile: dict, probe: Probe) -> str:
+    """Identifies a probe's result: the hashes of its test and fitting configs (one when they are the same)."""
+    return "+".join(dict.fromkeys(cfg.hash() for cfg in probe_configs(profile, probe)))
+
+
+def probe_path(probe_id: str) -> str:
+    """The JSON of a probe (``Probe.id``, or a Snakemake wildcard pattern)."""
+    return f"{RESULTS_DIR}/probe/{probe_id}.json"
+
+
 # ---------------------------------------------------------------------------------------------
 # Profiles (params/*.yaml)
 # ---------------------------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """Reports: every table and figure of the paper as markdown under ``reports/``, reproduced beside published.
 
-- Retrieval tables (2-7, 11-13) put the paper's text-to-video numbers (``paper_tables.yaml``, a copy
-  of the published numbers) beside ours as mean ± sample std over seeds, then check the paper's
-  claims for the table (``taco.report_claims``). Tables 13 and 14 add parameters and FLOPs counted
+- Retrieval tables (2-8, 11-13) put the paper's text-to-video numbers (``paper_tables.yaml``, a copy
+  of the published numbers) beside ours as mean ± sample std over seeds and beside the model-free
+  ridge probe on the same test split and features (``python -m taco probe``), then check the paper's
+  claims for the table and every row against the probe by a paired bootstrap over seeds and test
+  queries (``taco.report_claims``, ``taco.paired``). Table 11 also lists the runs whose fused score
+  (a plain sum of the stages) falls below their best single stage. Tables 13 and 14 add parameters and FLOPs counted
   from built models; Table 10 and Figure 4 come from the training captions (``text_statistics``).
 - Results are read from the metrics files (the truth) or rebuilt from MLflow (the window); both
-  give the same tables. A result counts only when it was produced by the configuration the profile
-  asks for now (its config hash); missing or stale results are listed, never fatal.
+  give the same tables; the per-query values of the paired verdicts always come from the files
+  (MLflow holds the means only). A result counts only when it was produced by the configuration the
+  profile asks for now (its config hash); missing or stale results are listed, never fatal.
 - ``metrics.json`` holds the mean of every reproduced table cell, for ``dvc metrics show``.
 """
 from __future__ import annotations
@@ -21,13 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from taco import experiments
 from taco.atomic import write_bytes
 from taco.config import RunConfig
+from taco.data.synthetic.probe import PROBE_SCORE
 from taco.metrics import summarize_over_seeds
-from taco.report_claims import ClaimCheck, RowRef, check_claim, claims_for, metric_label
+from taco.paired import Interval, SeedQueries, paired_difference
+from taco.report_claims import (NOT_REPRODUCED, REPRODUCED, VERDICTS, ClaimCheck, RatioRef, RowRef, check_claim,
+                                claims_for, comparison_verdict, median_mde, metric_label, per_query_value)
 from taco.tracking import EXPERIMENT, git_commit, latest_finished_runs
 
 PAPER_TABLES_PATH = Path(__file__).with_name("paper_tables.yaml")
@@ -68,6 +76,8 @@ class Results:
     source: str
     metrics: dict[ItemKey, dict[str, float]] = field(default_factory=dict)
     problems: dict[ItemKey, str] = field(default_factory=dict)
+    per_query: dict[ItemKey, dict] = field(default_factory=dict)
+    """``{"queries": [...], "per_query": {score: {metric: [...]}}}`` of the items whose file has them."""
 
 
 def expected_items(profile: dict) -> dict[ItemKey, str]:
@@ -108,26 +118,43 @@ def _required(data: dict, key: str, path: Path) -> Any:
     return data[key]
 
 
+def read_result(path: Path, config_hash: str) -> dict | str:
+    """A result file's content, or why it does not count (``missing``, ``stale (...)``)."""
+    if not path.is_file():
+        return "missing"
+    data = _read_json(path)
+    found_hash = _required(data, "config_hash", path)
+    if found_hash != config_hash:
+        return f"stale (config {found_hash}, expected {config_hash})"
+    return data
+
+
+def _per_query(data: dict, path: Path) -> dict | None:
+    if "per_query" not in data:
+        return None
+    return {"queries": _required(data, "queries", path), "per_query": data["per_query"]}
+
+
 def results_from_files(expected: Mapping[ItemKey, str], results_dir: Path) -> Results:
-    """Read each expected result file: training metrics.json (``test``) or evaluation JSON (``metrics``)."""
+    """Read each expected result file: training metrics.json (``test``) or evaluation JSON (``metrics``),
+    with their per-query values."""
     results = Results("metrics files")
     for key, config_hash in expected.items():
         path = result_path(results_dir, *key)
-        if not path.is_file():
-            results.problems[key] = "missing"
-            continue
-        data = _read_json(path)
-        found_hash = _required(data, "config_hash", path)
-        if found_hash != config_hash:
-            results.problems[key] = f"stale (config {found_hash}, expected {config_hash})"
+        data = read_result(path, config_hash)
+        if isinstance(data, str):
+            results.problems[key] = data
             continue
         metrics = _required(data, "test" if key[2] == "train" else "metrics", path)
         results.metrics[key] = {name: float(value) for name, value in metrics.items()}
+        if (entry := _per_query(data, path)) is not None:
+            results.per_query[key] = entry
     return results
 
 
-def results_from_mlflow(expected: Mapping[ItemKey, str], experiment: str = EXPERIMENT) -> Results:
-    """The same results rebuilt from MLflow: the latest FINISHED run of each expected config hash."""
+def results_from_mlflow(expected: Mapping[ItemKey, str], results_dir: Path, experiment: str = EXPERIMENT) -> Results:
+    """The same results rebuilt from MLflow: the latest FINISHED run of each expected config hash; the
+    per-query values come from the result files of the same config hash under ``results_dir``."""
     runs = {job: latest_finished_runs(experiment, job=job) for job in ("train", "evaluate")}
     results = Results("MLflow")
     for key, config_hash in expected.items():
@@ -137,7 +164,19 @@ def results_from_mlflow(expected: Mapping[ItemKey, str], experiment: str = EXPER
             continue
         results.metrics[key] = {name.removeprefix("test/"): value for name, value in run.metrics.items()
                                 if name.startswith("test/")}
+        path = result_path(results_dir, *key)
+        data = read_result(path, config_hash)
+        if not isinstance(data, str) and (entry := _per_query(data, path)) is not None:
+            results.per_query[key] = entry
     return results
+
+
+def seed_queries(entry: Mapping, score: str) -> SeedQueries | None:
+    """One score's per-query values of a result (``Results.per_query`` entry); None when it lacks the score."""
+    if score not in entry["per_query"]:
+        return None
+    return SeedQueries(np.asarray(entry["queries"], dtype=np.int64),
+                       {metric: np.asarray(values, dtype=np.float64) for metric, values in entry["per_query"][score].items()})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +191,7 @@ class CellResult:
     seeds: list[dict[str, float]]          # text-to-video metrics in paper naming, one mapping per found seed
     absent: dict[int, str]                 # seed -> why its result is absent
     in_profile: bool
+    per_query: dict[int, SeedQueries] = field(default_factory=dict)   # seed -> per-query values of the score
 
     def summary(self, metric: str) -> tuple[float, float, int] | None:
         values = [seed[metric] for seed in self.seeds if metric in seed]
@@ -170,14 +210,117 @@ def t2v_metrics(test: Mapping[str, float], score: str) -> dict[str, float]:
 def cell_result(cell: experiments.Cell, profile: dict, results: Results, selected: set) -> CellResult:
     if cell.run not in selected:
         return CellResult(cell, [], {}, in_profile=False)
-    seeds, absent = [], {}
+    seeds, absent, per_query = [], {}, {}
     for seed in profile["seeds"]:
         key = (cell.run.id, seed, cell.evaluation)
         if key in results.metrics:
             seeds.append(t2v_metrics(results.metrics[key], cell.score))
+            values = seed_queries(results.per_query[key], cell.score) if key in results.per_query else None
+            if values is not None:
+                per_query[seed] = values
         else:
             absent[seed] = results.problems.get(key, "missing")
-    return CellResult(cell, seeds, absent, in_profile=True)
+    return CellResult(cell, seeds, absent, in_profile=True, per_query=per_query)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model-free probe beside each retrieval table
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A probe's text-to-video metrics (paper naming) and per-query values."""
+
+    metrics: dict[str, float]
+    values: SeedQueries
+
+
+Probes = Mapping[experiments.Probe, ProbeResult | str]
+"""probe -> its result, or why it is absent."""
+
+
+def probe_file(results_dir: Path, probe: experiments.Probe) -> Path:
+    return Path(results_dir) / Path(experiments.probe_path(probe.id)).relative_to(experiments.RESULTS_DIR)
+
+
+def read_probes(profile: dict, results_dir: Path) -> dict[experiments.Probe, ProbeResult | str]:
+    """Every probe of the profile from ``<results>/probe/``; stale when fitted on other data settings."""
+    found: dict[experiments.Probe, ProbeResult | str] = {}
+    for probe in experiments.probe_jobs(profile):
+        path = probe_file(results_dir, probe)
+        data = read_result(path, experiments.probe_hash(profile, probe))
+        if not isinstance(data, str):
+            values = seed_queries(_per_query(data, path) or {"queries": [], "per_query": {}}, PROBE_SCORE)
+            if values is None:
+                raise ReportError(f"'{path}' has no per-query values of the score '{PROBE_SCORE}'")
+            data = ProbeResult(t2v_metrics(_required(data, "metrics", path), PROBE_SCORE), values)
+        found[probe] = data
+    return found
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    """The probe row of a table column: the labels telling it from the column's other probes."""
+
+    probe: experiments.Probe
+    label: dict[str, Any]
+    result: ProbeResult | str
+
+    def key(self) -> str:
+        """Its metrics.json row key (``method=probe``, after the labels that tell it apart)."""
+        return row_label({**self.label, "method": "probe"})
+
+    def source(self) -> str:
+        fitted = f", fitted on {experiments.PRETRAIN_DATASET}" if self.probe.zero_shot else ""
+        return f"probe (model-free){fitted}: `{self.probe.id}`"
+
+
+def probe_rows(rows: Sequence[tuple[Mapping[str, Any], CellResult]], probes: Probes) -> list[ProbeRow]:
+    """The probes of a column's in-profile rows, each labelled by the fields, constant over the rows it
+    stands beside, that tell it from the column's other probes (in label order, only those needed)."""
+    groups: dict[experiments.Probe, list[Mapping[str, Any]]] = {}
+    for paper_row, result in rows:
+        if result.in_profile:
+            groups.setdefault(experiments.cell_probe(result.cell), []).append(paper_row)
+    out = []
+    for probe, beside in groups.items():
+        label, others = {}, [r for p, r in groups.items() if p != probe]
+        for key in label_keys(beside):
+            if not others:
+                break
+            value = beside[0].get(key)
+            if any(r.get(key) != value for r in beside):
+                continue
+            remaining = [o for o in others if all(r.get(key) == value for r in o)]
+            if len(remaining) < len(others):
+                label[key], others = value, remaining
+        out.append(ProbeRow(probe, label, probes.get(probe, "missing")))
+    return out
+
+
+def rsum_per_query(values: Mapping[str, np.ndarray]) -> np.ndarray:
+    return per_query_value(values, "rsum")
+
+
+@dataclass(frozen=True)
+class ProbeCheck:
+    """A trained row against the probe on its test split: R-sum, paired by query (the probe has no seeds)."""
+
+    column: str
+    row: str
+    probe: experiments.Probe
+    interval: Interval | None
+    verdict: str
+
+
+def check_against_probe(column: str, row: str, result: CellResult, probes: Probes) -> ProbeCheck:
+    probe = experiments.cell_probe(result.cell)
+    found = probes.get(probe)
+    interval = None
+    if isinstance(found, ProbeResult) and result.per_query:
+        interval = paired_difference(result.per_query, {seed: found.values for seed in result.per_query},
+                                     rsum_per_query)
+    return ProbeCheck(column, row, probe, interval, comparison_verdict(interval))
 
 
 @dataclass
@@ -187,6 +330,7 @@ class TableData:
     table: str
     paper: dict
     rows: list[tuple[dict, dict[str, CellResult]]]   # (paper row, column -> our cell)
+    probes: dict[str, list[ProbeRow]] = field(default_factory=dict)   # column -> probe rows
 
 
 def find_table_row(table: str, paper_row: Mapping[str, Any]) -> experiments.Row | None:
@@ -197,7 +341,7 @@ def find_table_row(table: str, paper_row: Mapping[str, Any]) -> experiments.Row 
     return None
 
 
-def table_data(table: str, paper_tables: dict, profile: dict, results: Results) -> TableData:
+def table_data(table: str, paper_tables: dict, profile: dict, results: Results, probes: Probes) -> TableData:
     selected = set(experiments.selected_runs(profile))
     rows = []
     for paper_row in paper_tables[table]["rows"]:
@@ -205,15 +349,25 @@ def table_data(table: str, paper_tables: dict, profile: dict, results: Results) 
         ours_cells = ours.cells if ours else {}
         cells = {column: cell_result(cell, profile, results, selected) for column, cell in ours_cells.items()}
         rows.append((paper_row, cells))
-    return TableData(table, paper_tables[table], rows)
+    data = TableData(table, paper_tables[table], rows)
+    data.probes = {column: probe_rows([(r, cells[column]) for r, cells in rows if column in cells], probes)
+                   for column in table_columns(data)}
+    return data
 
 
-def measured_lookup(tables: Mapping[str, TableData]) -> Callable[[RowRef], list[dict[str, float]] | None]:
-    """Per-seed measured metrics of a claim's row (None when the row has no result)."""
-    def measured(ref: RowRef) -> list[dict[str, float]] | None:
+def probe_checks(data: TableData, probes: Probes) -> list[ProbeCheck]:
+    """Every in-profile row of a table against its probe."""
+    return [check_against_probe(column, row_label(paper_row), result, probes)
+            for column in table_columns(data) for paper_row, cells in data.rows
+            if (result := cells.get(column)) is not None and result.in_profile]
+
+
+def measured_lookup(tables: Mapping[str, TableData]) -> Callable[[RowRef], dict[int, SeedQueries] | None]:
+    """Per-query measured values by seed of a claim's row (None when the row has none)."""
+    def measured(ref: RowRef) -> dict[int, SeedQueries] | None:
         for paper_row, cells in tables[ref.table].rows:
             if ref.matches(paper_row) and ref.column in cells:
-                return cells[ref.column].seeds or None
+                return cells[ref.column].per_query or None
         raise ReportError(f"claim row {ref.describe()} has no reproduced cell")
     return measured
 
@@ -324,6 +478,13 @@ def retrieval_section(data: TableData, column: str) -> str:
         else:
             line += [str(len(result.seeds)), cell_source(result)]
         body.append(line)
+    for probe in data.probes.get(column, []):
+        label = {**probe.label, "method": "probe"}
+        line = [format_paper(label[key]) if key in label else "" for key in labels]
+        for metric in metrics:
+            found = isinstance(probe.result, ProbeResult) and metric in probe.result.metrics
+            line += ["—", format_mean_std(probe.result.metrics[metric], 0.0, 1) if found else "missing"]
+        body.append(line + ["—", probe.source()])
     return document(f"## {COLUMN_NAMES.get(column, column)}", markdown_table(header, body))
 
 
@@ -345,11 +506,28 @@ def absent_results(data: TableData) -> list[str]:
     return sorted(lines)
 
 
-CLAIM_RULE = ("A comparison is *reproduced* when the claimed direction holds by more than the spread (mean "
-              "difference > the larger of the two sample stds over seeds), *not reproduced* when the opposite holds "
-              "by more than the spread, *inconclusive* otherwise or with fewer than two seeds on a side, *missing "
-              "runs* without results. A claim is reproduced when all its comparisons are, not reproduced when one is "
-              "not.")
+CLAIM_RULE = ("A comparison pairs A and B by seed (the seeds both have) and by test query (the queries both "
+              "evaluated): the mean per-query difference A − B in the claimed direction, with its 95 % interval "
+              "from a crossed bootstrap that resamples seeds and queries independently (2000 resamples, fixed "
+              "generator seed). It is *reproduced* when the interval lies above 0, *not reproduced* when it lies "
+              "below 0, *inconclusive* otherwise, *missing runs* without per-query results. The minimum detectable "
+              "effect (MDE) is 2.8 bootstrap standard errors (two-sided 5 % test, 80 % power). A ratio claim "
+              "compares ratios of means, bootstrapped with the same paired weights. A claim is reproduced when all "
+              "its comparisons are, not reproduced when one is not.")
+INTERVAL_HEADER = ["ours A − B [95 % CI]", "seeds", "queries", "MDE", "verdict"]
+
+
+def interval_cells(interval: Interval | None, verdict: str, digits: int = 1) -> list[str]:
+    """Difference with its interval, seeds, queries, MDE and verdict of one paired comparison."""
+    if interval is None:
+        return ["missing", "0", "0", "—", verdict]
+    return [f"{interval.estimate:+.{digits}f} [{interval.low:+.{digits}f}, {interval.high:+.{digits}f}]",
+            str(interval.seeds), str(interval.queries), f"{interval.mde:.{digits}f}", verdict]
+
+
+def mde_statement(mde: float | None) -> str:
+    return ("" if mde is None else f"Minimum detectable effect of this report (median over its R@1+R@5+R@10 "
+                                   f"comparisons): {mde:.1f} R-sum points.")
 
 
 def claims_section(checks: Sequence[ClaimCheck]) -> str:
@@ -358,18 +536,49 @@ def claims_section(checks: Sequence[ClaimCheck]) -> str:
     summary = [[i, check.claim.description, f"{metric_label(check.claim.metric)}, {check.claim.direction} is better",
                 "yes" if check.paper_supports else "no", f"**{check.verdict}**"]
                for i, check in enumerate(checks, 1)]
-    blocks = ["## Claims of the paper", CLAIM_RULE,
+    blocks = ["## Claims of the paper", CLAIM_RULE, mde_statement(median_mde(checks)),
               markdown_table(["#", "claim", "metric", "paper's numbers agree", "verdict"], summary)]
     for i, check in enumerate(checks, 1):
         details = []
         for c in check.comparisons:
-            ours = [format_mean_std(s.mean, s.std, s.n) if s else "missing"
-                    for s in (c.measured_better, c.measured_worse)]
+            digits = 3 if isinstance(c.better, RatioRef) else 1
             details.append([c.better.describe(), c.worse.describe(), f"{c.paper_better:g} vs {c.paper_worse:g}",
-                            f"{ours[0]} vs {ours[1]}", c.verdict])
-        blocks += [f"### Claim {i}: {check.claim.description}",
-                   markdown_table(["A", "B", "paper A vs B", "ours A vs B", "verdict"], details)]
+                            *interval_cells(c.interval, c.verdict, digits)])
+        blocks += [f"### Claim {i}: {check.claim.description} ({metric_label(check.claim.metric)})",
+                   markdown_table(["A", "B", "paper A vs B", *INTERVAL_HEADER], details)]
     return document(*blocks)
+
+
+def probe_summary(checks: Sequence[ProbeCheck]) -> str:
+    """One sentence: per column, how many rows beat the probe, with the largest difference."""
+    parts = []
+    for column in dict.fromkeys(c.column for c in checks):
+        own = [c for c in checks if c.column == column]
+        verdicts = [c.verdict for c in own]
+        measured = [c for c in own if c.interval is not None]
+        part = (f"{verdicts.count(REPRODUCED)} of {len(own)} rows beat the probe on {COLUMN_NAMES.get(column, column)}"
+                f", {verdicts.count(NOT_REPRODUCED)} fall below it")
+        if measured:
+            best = max(measured, key=lambda c: c.interval.estimate)
+            iv = best.interval
+            part += (f" (largest: {best.row}, {iv.estimate:+.1f} R-sum, 95 % CI [{iv.low:+.1f}, {iv.high:+.1f}], "
+                     f"{best.verdict})")
+        parts.append(part)
+    return "; ".join(parts) + "."
+
+
+def probe_section(checks: Sequence[ProbeCheck]) -> str:
+    """Whether the trained rows beat the model-free probe: paired by seed-independent query values."""
+    if not checks:
+        return ""
+    body = [[COLUMN_NAMES.get(c.column, c.column), c.row, f"`{c.probe.id}`", *interval_cells(c.interval, c.verdict)]
+            for c in checks]
+    return document("## Against the model-free probe",
+                    "Each row's R@1+R@5+R@10 minus the probe's on the same test queries (the probe is deterministic: "
+                    "the same values pair with every seed); verdicts as for the claims: *reproduced* means the row "
+                    "beats the probe.",
+                    probe_summary(checks),
+                    markdown_table(["dataset", "row", "probe", "ours − probe [95 % CI]", *INTERVAL_HEADER[1:]], body))
 
 
 def size_section(table: str, paper_tables: dict, sizes: Mapping | None, selected: set) -> str:
@@ -402,16 +611,83 @@ def size_section(table: str, paper_tables: dict, sizes: Mapping | None, selected
 
 
 def render_retrieval_table(data: TableData, context: ReportContext, checks: Sequence[ClaimCheck],
-                           sizes: Mapping | None, selected: set) -> str:
+                           sizes: Mapping | None, selected: set, against_probe: Sequence[ProbeCheck] = (),
+                           fused: tuple[int, Sequence[FusedCheck]] | None = None) -> str:
     absent = absent_results(data)
+    absent += sorted(f"probe `{p.probe.id}`: {p.result}" for rows in data.probes.values() for p in rows
+                     if isinstance(p.result, str))
     return document(
         context.header(report_title(data.table, {data.table: data.paper})),
-        "Ours: text-to-video, mean ± sample std over the seeds found (`seeds` column); paper: as published.",
+        "Ours: text-to-video, mean ± sample std over the seeds found (`seeds` column); paper: as published; "
+        "probe: the model-free ridge probe (bag of words to mean clip feature) on the same test split and features.",
         f"Paper's note: {data.paper['note']}" if "note" in data.paper else "",
         *[retrieval_section(data, column) for column in table_columns(data)],
         size_section(data.table, {data.table: data.paper}, sizes, selected) if data.table == "table13" else "",
         claims_section(checks) or "No claim of this table can be checked: its other rows are peer methods.",
+        probe_section(against_probe),
+        fused_section(fused) if fused is not None else "",
         document("## Missing results", "\n".join(f"- {line}" for line in absent)) if absent else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Fused score against its best single stage (fused = early + token + later)
+# ---------------------------------------------------------------------------------------------
+
+STAGES = ("early", "token", "later")
+
+
+@dataclass(frozen=True)
+class FusedCheck:
+    """A run whose fused R-sum (mean over seeds) is below its best single stage's, with the paired
+    difference fused − best stage."""
+
+    run_id: str
+    fused: float
+    stage: str
+    stage_value: float
+    interval: Interval | None
+    verdict: str
+
+
+def fused_below_best(results: Results, run_ids: Sequence[str]) -> tuple[int, list[FusedCheck]]:
+    """(runs with a fused score and at least two stages, those whose fused R-sum is below their best stage)."""
+    compared, below = 0, []
+    for run_id in run_ids:
+        entries = {seed: entry for (run, seed, evaluation), entry in sorted(results.per_query.items())
+                   if run == run_id and evaluation == "train"}
+        by_score = {score: {seed: values for seed, entry in entries.items()
+                            if (values := seed_queries(entry, score)) is not None}
+                    for score in (*STAGES, "fused")}
+        stages = [stage for stage in STAGES if by_score[stage]]
+        if not by_score["fused"] or len(stages) < 2:
+            continue
+        compared += 1
+        means = {score: float(np.mean([rsum_per_query(v.values).mean() for v in by_score[score].values()]))
+                 for score in (*stages, "fused")}
+        best = max(stages, key=means.get)
+        if means["fused"] < means[best]:
+            interval = paired_difference(by_score["fused"], by_score[best], rsum_per_query)
+            below.append(FusedCheck(run_id, means["fused"], best, means[best], interval,
+                                    comparison_verdict(interval)))
+    return compared, below
+
+
+def fused_sentence(compared: int, below: Sequence[FusedCheck]) -> str:
+    runs = ", ".join(f"`{c.run_id}`" for c in below)
+    return (f"The fused score (a plain sum of the stages) is below the run's best single stage in {len(below)} of "
+            f"{compared} runs" + (f": {runs}." if below else "."))
+
+
+def fused_section(fused: tuple[int, Sequence[FusedCheck]]) -> str:
+    compared, below = fused
+    body = [[f"`{c.run_id}`", f"{c.fused:.1f}", f"{c.stage} {c.stage_value:.1f}", *interval_cells(c.interval, c.verdict)]
+            for c in below]
+    return document("## Fused score below its best stage",
+                    fused_sentence(compared, below) + " Every run of the profile with a fused score and at least two "
+                    "stages, test R@1+R@5+R@10 (mean over seeds); the difference is fused − best stage, paired by seed "
+                    "and query (*reproduced* = the fused score is above; the best stage is picked on the same data).",
+                    markdown_table(["run", "fused", "best stage", "fused − stage [95 % CI]", *INTERVAL_HEADER[1:]],
+                                   body) if body else "")
 
 
 def render_table14(paper_tables: dict, context: ReportContext, sizes: Mapping | None, selected: set) -> str:
@@ -625,7 +901,8 @@ def row_label(paper_row: Mapping[str, Any]) -> str:
 
 
 def metrics_summary(tables: Mapping[str, TableData]) -> dict:
-    """table -> column -> row -> metric -> mean over seeds, for every reproduced cell with results."""
+    """table -> column -> row -> metric -> mean over seeds, for every reproduced cell with results, and
+    the probe's metrics under ``method=probe`` (after the labels telling a column's probes apart)."""
     summary: dict = {}
     for table, data in tables.items():
         for paper_row, cells in data.rows:
@@ -633,6 +910,11 @@ def metrics_summary(tables: Mapping[str, TableData]) -> dict:
                 means = {m: result.summary(m)[0] for m in T2V_METRICS if result.summary(m)}
                 if means:
                     summary.setdefault(table, {}).setdefault(column, {})[row_label(paper_row)] = means
+        for column, probes in data.probes.items():
+            for probe in probes:
+                if isinstance(probe.result, ProbeResult):
+                    summary.setdefault(table, {}).setdefault(column, {})[probe.key()] = {
+                        m: probe.result.metrics[m] for m in T2V_METRICS if m in probe.result.metrics}
     return summary
 
 
@@ -641,9 +923,9 @@ def load_paper_tables(path: Path = PAPER_TABLES_PATH) -> dict:
         return yaml.safe_load(fh)
 
 
-def build_tables(profile: dict, results: Results, paper_tables: dict) -> dict[str, TableData]:
-    """Every retrieval table's rows with our cells, from ``results``."""
-    return {table: table_data(table, paper_tables, profile, results) for table in RETRIEVAL_TABLES}
+def build_tables(profile: dict, results: Results, paper_tables: dict, probes: Probes) -> dict[str, TableData]:
+    """Every retrieval table's rows with our cells, from ``results``, and its probe rows."""
+    return {table: table_data(table, paper_tables, profile, results, probes) for table in RETRIEVAL_TABLES}
 
 
 def check_claims(tables: Mapping[str, TableData], paper_tables: dict) -> dict[str, list[ClaimCheck]]:
@@ -674,12 +956,15 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> di
     profile = experiments.load_profile(profile_path)
     paper_tables = load_paper_tables()
     expected = expected_items(profile)
-    results = (results_from_mlflow(expected, inputs.experiment) if inputs.from_mlflow
+    results = (results_from_mlflow(expected, inputs.results_dir, inputs.experiment) if inputs.from_mlflow
                else results_from_files(expected, inputs.results_dir))
+    probes = read_probes(profile, inputs.results_dir)
     context = ReportContext(report_date(), git_commit(), profile.get("profile", Path(profile_path).stem),
                             str(profile_path), profile["data"]["source"] == "synthetic", results.source)
-    tables = build_tables(profile, results, paper_tables)
+    tables = build_tables(profile, results, paper_tables, probes)
     checks = check_claims(tables, paper_tables)
+    against_probe = {table: probe_checks(data, probes) for table, data in tables.items()}
+    fused = fused_below_best(results, experiments.unique_runs(profile))
     sizes = _read_json(inputs.model_sizes_path) if inputs.model_sizes_path.is_file() else None
     text_stats = read_text_stats(inputs.text_stats_dir)
     figure3_models = {run_id: seed for run_id, seed, evaluation in experiments.evaluations(profile)
@@ -691,14 +976,17 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> di
     curves = training_curves(profile, inputs.results_dir, expected)
 
     selected = set(experiments.selected_runs(profile))
-    reports = {f"{table}.md": render_retrieval_table(data, context, checks[table], sizes, selected)
+    reports = {f"{table}.md": render_retrieval_table(data, context, checks[table], sizes, selected,
+                                                     against_probe[table], fused if table == "table11" else None)
                for table, data in tables.items()}
     reports["table10.md"] = render_table10(paper_tables, context, text_stats)
     reports["table14.md"] = render_table14(paper_tables, context, sizes, selected)
     reports["figure3.md"] = render_figure3(paper_tables, context, retrievals)
     figure2 = report_transfer.figure2_data(profile, results)
     checks["figure2"] = report_transfer.figure2_checks(figure2)
-    reports["figure2.md"] = report_transfer.render_figure2(paper_tables, context, figure2, checks["figure2"])
+    against_probe["figure2"] = report_transfer.figure2_probe_checks(figure2, probes)
+    reports["figure2.md"] = report_transfer.render_figure2(paper_tables, context, figure2, checks["figure2"],
+                                                           probes, against_probe["figure2"])
     reports["table9.md"] = report_transfer.render_table9(paper_tables, context,
                                                          report_transfer.table9_results(profile, inputs.results_dir))
     reports["figure4.md"] = render_figure4(paper_tables, context, text_stats)
@@ -718,7 +1006,8 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> di
     out_dir = Path(out_dir)
     for name, content in {**figures, **reports}.items():
         write_atomically(out_dir / name, content)
-    write_atomically(out_dir / "README.md", render_readme(context, index, checks, results, expected))
+    write_atomically(out_dir / "README.md", render_readme(context, index, checks, results, expected, against_probe,
+                                                          fused))
     write_atomically(out_dir / "metrics.json", json.dumps(metrics_summary(tables), indent=2, sort_keys=True) + "\n")
     return index
 
@@ -728,22 +1017,32 @@ def _report_order(name: str) -> tuple[int, str]:
     return (int(number.group()) if number else 1_000_000, name)
 
 
+def verdict_counts(verdicts: Sequence[str]) -> str:
+    """``reproduced: 2, inconclusive: 1`` (verdicts in a fixed order), or ``—`` without any."""
+    return ", ".join(f"{verdict}: {verdicts.count(verdict)}" for verdict in VERDICTS if verdict in verdicts) or "—"
+
+
 def render_readme(context: ReportContext, index: Mapping[str, str], checks: Mapping[str, list[ClaimCheck]],
-                  results: Results, expected: Mapping[ItemKey, str]) -> str:
-    """The index of every report with each table's claim verdicts, and the absent results."""
+                  results: Results, expected: Mapping[ItemKey, str],
+                  against_probe: Mapping[str, Sequence[ProbeCheck]], fused: tuple[int, Sequence[FusedCheck]]) -> str:
+    """The index of every report with each table's verdicts (claims, their comparisons, rows against the
+    probe), the runs whose fused score is below a stage, and the absent results."""
     body = []
     for name in sorted(index, key=lambda n: (not n.startswith("table"), _report_order(n))):
-        verdicts = [check.verdict for check in checks.get(name.removesuffix(".md"), [])]
-        counts = ", ".join(f"{verdict}: {verdicts.count(verdict)}" for verdict in sorted(set(verdicts)))
-        body.append([f"[{name}]({name})", index[name], counts or "—"])
+        table_checks = checks.get(name.removesuffix(".md"), [])
+        beats = [c.verdict for c in against_probe.get(name.removesuffix(".md"), [])]
+        body.append([f"[{name}]({name})", index[name], verdict_counts([check.verdict for check in table_checks]),
+                     verdict_counts([c.verdict for check in table_checks for c in check.comparisons]),
+                     f"{beats.count(REPRODUCED)} of {len(beats)}" if beats else "—"])
     absent = [f"- `{run_id}` seed {seed} ({evaluation}): {reason}"
               for (run_id, seed, evaluation), reason in sorted(results.problems.items())]
     return document(
         context.header("TACo reproduction reports"),
         f"{len(results.metrics)} of the {len(expected)} results the tables read were found "
         f"({len({key[0] for key in expected})} runs, each over its seeds and evaluations).",
-        markdown_table(["report", "content", "claims"], body),
+        markdown_table(["report", "content", "claims", "comparisons", "rows beating the probe"], body),
         CLAIM_RULE,
+        fused_sentence(*fused) + " See [table11.md](table11.md).",
         "Means of every reproduced cell: [metrics.json](metrics.json) (`dvc metrics show`). The same tables can be "
         "rebuilt from MLflow: `python -m taco report --from-mlflow ...`; browse the runs with `mlflow ui "
         "--backend-store-uri sqlite:///mlflow.db`.",

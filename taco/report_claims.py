@@ -1,33 +1,39 @@
-"""The paper's claims as data, and their check on measured numbers (mean and spread over seeds).
+"""The paper's claims as data, and their check on measured per-query results (a paired bootstrap).
 
 A claim is a list of comparisons "row A beats row B on a metric" between rows of the published
 tables (a row is named by its table, its dataset column and the labels of ``paper_tables.yaml``).
-One comparison is
+One comparison pairs A and B by seed and by test query (``taco.paired``): the mean per-query
+difference in the claimed direction with its 95 % crossed-bootstrap interval, and is
 
-- ``reproduced`` when the claimed direction holds by more than the spread:
-  ``diff > max(std_a, std_b)`` with ``diff`` the mean difference in the claimed direction and the
-  stds the sample standard deviations over seeds;
-- ``not reproduced`` when the opposite direction holds by more than the spread (``diff < -spread``);
-- ``inconclusive`` otherwise, and whenever a side has fewer than two seeds (no spread to compare with);
-- ``missing runs`` when a side has no finished run.
+- ``reproduced`` when the interval lies above 0,
+- ``not reproduced`` when it lies below 0,
+- ``inconclusive`` otherwise (the minimum detectable effect says how large a difference could be seen),
+- ``missing runs`` when a side has no per-query results (or the sides share no seed or query).
 
 A claim is not reproduced as soon as one of its comparisons is not; otherwise it is missing runs,
 inconclusive or reproduced, in that order of precedence. Every claim also states whether the
 paper's own numbers support it on the chosen metric (they all do; a test checks it).
 
 Metrics are text-to-video and named as in ``paper_tables.yaml`` (``r1``, ``r5``, ``r10``, ``r50``,
-``mr``); ``rsum`` = R@1 + R@5 + R@10, the default of the claims, is less noisy than R@1 alone.
+``mr``); ``rsum`` = R@1 + R@5 + R@10, the default of the claims, is less noisy than R@1 alone. Per
+query, R@K is 0 or 100 (tie-exact: the expected value) and ranks (``mr``, ``mean_r``) are the query's
+expected rank, so a rank claim compares mean ranks.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from taco.metrics import summarize_over_seeds
+from taco.paired import Interval, PerSeed, paired_difference, paired_ratio_difference
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, MISSING = "reproduced", "not reproduced", "inconclusive", "missing runs"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, MISSING)
 DIRECTIONS = ("higher", "lower")
 RSUM_PARTS = ("r1", "r5", "r10")
+RANK_METRICS = ("mr", "mean_r")
 
 
 def metric_value(values: Mapping[str, float], metric: str) -> float:
@@ -35,6 +41,12 @@ def metric_value(values: Mapping[str, float], metric: str) -> float:
     if metric == "rsum":
         return sum(values[part] for part in RSUM_PARTS)
     return values[metric]
+
+
+def per_query_value(values: Mapping[str, np.ndarray], metric: str) -> np.ndarray:
+    """The per-query values of a claim metric from per-query ``r1``, ``r5``, ..., ``rank`` arrays:
+    ``rsum`` sums R@1, R@5, R@10; rank metrics read the expected rank."""
+    return values["rank"] if metric in RANK_METRICS else metric_value(values, metric)
 
 
 def metric_label(metric: str) -> str:
@@ -63,7 +75,7 @@ def row(table: str, column: str, **labels: object) -> RowRef:
 
 @dataclass(frozen=True)
 class RatioRef:
-    """The ratio of a metric between two rows, seed by seed (e.g. zero-shot over finetuned): a claim
+    """The ratio of the mean of a metric between two rows (e.g. zero-shot over finetuned): a claim
     about how much of a result transfers rather than about its level."""
 
     numerator: RowRef
@@ -92,6 +104,9 @@ class Claim:
                              f"got {self.direction!r}")
         if not self.comparisons:
             raise ValueError(f"claim '{self.description}' has no comparison")
+        for a, b in self.comparisons:
+            if type(a) is not type(b):
+                raise ValueError(f"claim '{self.description}': compares a row with a ratio")
 
 
 @dataclass(frozen=True)
@@ -108,17 +123,30 @@ class Summary:
         return cls(mean, std, len(values))
 
 
-def comparison_verdict(a: Summary | None, b: Summary | None, direction: str) -> str:
-    """The verdict on "a is ``direction`` than b" (see the module docstring for the rule)."""
-    if a is None or b is None:
+Measured = Callable[[RowRef], PerSeed | None]
+"""A row's per-query results by seed (None when it has none)."""
+
+
+def paired_interval(better: Side, worse: Side, measured: Measured, metric: str, direction: str) -> Interval | None:
+    """The paired bootstrap of "better is ``direction`` than worse" (None when a side has no results)."""
+    def value(values):
+        return per_query_value(values, metric)
+
+    higher = direction == "higher"
+    if isinstance(better, RowRef):
+        a, b = measured(better), measured(worse)
+        return paired_difference(a, b, value, higher) if a and b else None
+    sides = [measured(ref) for ref in (better.numerator, better.denominator, worse.numerator, worse.denominator)]
+    return paired_ratio_difference(*sides, value, higher) if all(sides) else None
+
+
+def comparison_verdict(interval: Interval | None) -> str:
+    """The verdict on a paired difference in the claimed direction (see the module docstring)."""
+    if interval is None:
         return MISSING
-    if a.n < 2 or b.n < 2:
-        return INCONCLUSIVE
-    diff = a.mean - b.mean if direction == "higher" else b.mean - a.mean
-    spread = max(a.std, b.std)
-    if diff > spread:
+    if interval.low > 0:
         return REPRODUCED
-    if diff < -spread:
+    if interval.high < 0:
         return NOT_REPRODUCED
     return INCONCLUSIVE
 
@@ -135,8 +163,7 @@ def claim_verdict(verdicts: Sequence[str]) -> str:
 class ComparisonCheck:
     better: Side
     worse: Side
-    measured_better: Summary | None
-    measured_worse: Summary | None
+    interval: Interval | None
     paper_better: float
     paper_worse: float
     verdict: str
@@ -150,23 +177,9 @@ class ClaimCheck:
     paper_supports: bool
 
 
-def check_claim(claim: Claim, measured: Callable[[RowRef], Sequence[Mapping[str, float]] | None],
-                paper: Callable[[RowRef], Mapping[str, float]]) -> ClaimCheck:
-    """Check ``claim`` on per-seed measured metrics (``measured(row)``: one mapping per seed, None when
-    missing) and on the paper's numbers (``paper(row)``: the published metrics of the row)."""
-    def per_seed(ref: RowRef) -> list[float] | None:
-        seeds = measured(ref)
-        return [metric_value(values, claim.metric) for values in seeds] if seeds else None
-
-    def summary(side: Side) -> Summary | None:
-        if isinstance(side, RowRef):
-            values = per_seed(side)
-        else:  # seed-paired ratios; a side with absent seeds is missing (the pairs would not match)
-            top, bottom = per_seed(side.numerator), per_seed(side.denominator)
-            values = ([a / b for a, b in zip(top, bottom)] if top and bottom and len(top) == len(bottom)
-                      else None)
-        return Summary.of(values) if values else None
-
+def check_claim(claim: Claim, measured: Measured, paper: Callable[[RowRef], Mapping[str, float]]) -> ClaimCheck:
+    """Check ``claim`` on per-query measured results (``measured(row)``: seed -> per-query values, None
+    when missing) and on the paper's numbers (``paper(row)``: the published metrics of the row)."""
     def published(side: Side) -> float:
         if isinstance(side, RowRef):
             return metric_value(paper(side), claim.metric)
@@ -175,11 +188,18 @@ def check_claim(claim: Claim, measured: Callable[[RowRef], Sequence[Mapping[str,
     checks = []
     paper_supports = True
     for better, worse in claim.comparisons:
-        a, b = summary(better), summary(worse)
         paper_a, paper_b = published(better), published(worse)
         paper_supports &= paper_a > paper_b if claim.direction == "higher" else paper_a < paper_b
-        checks.append(ComparisonCheck(better, worse, a, b, paper_a, paper_b, comparison_verdict(a, b, claim.direction)))
+        interval = paired_interval(better, worse, measured, claim.metric, claim.direction)
+        checks.append(ComparisonCheck(better, worse, interval, paper_a, paper_b, comparison_verdict(interval)))
     return ClaimCheck(claim, tuple(checks), claim_verdict([c.verdict for c in checks]), paper_supports)
+
+
+def median_mde(checks: Sequence[ClaimCheck], metric: str = "rsum") -> float | None:
+    """The median minimum detectable effect of the row-vs-row comparisons on ``metric`` (None without any)."""
+    mdes = [c.interval.mde for check in checks if check.claim.metric == metric for c in check.comparisons
+            if c.interval is not None and isinstance(c.better, RowRef)]
+    return float(np.median(mdes)) if mdes else None
 
 
 FEATURES = ("r152", "i3d_x101", "r152+i3d_x101", "s3d_hm", "r152+s3d_hm")

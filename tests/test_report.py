@@ -9,14 +9,16 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from taco import config as config_module
 from taco import experiments, report, report_claims
 from taco.cli import main
-from taco.report_claims import (INCONCLUSIVE, MISSING, NOT_REPRODUCED, REPRODUCED, Claim, Summary, check_claim,
-                                claim_verdict, comparison_verdict, row)
+from taco.paired import Interval, SeedQueries, paired_difference
+from taco.report_claims import (INCONCLUSIVE, MISSING, NOT_REPRODUCED, REPRODUCED, Claim, check_claim, claim_verdict,
+                                comparison_verdict, row)
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = [0, 1, 2]
@@ -29,23 +31,22 @@ METRICS = ("r1", "r5", "r10", "r50", "mr", "mean_r")
 # Verdicts and formatting on hand-made numbers
 # ---------------------------------------------------------------------------------------------
 
-def test_comparison_verdicts_on_hand_made_numbers():
-    high, low = Summary.of([10, 11, 12]), Summary.of([5, 6, 7])       # means 11 and 6, stds 1 and 1
-    assert (high.mean, high.std, high.n) == (11.0, 1.0, 3)
-    assert comparison_verdict(high, low, "higher") == REPRODUCED
-    assert comparison_verdict(low, high, "higher") == NOT_REPRODUCED
-    close_a, close_b = Summary.of([10, 12, 14]), Summary.of([9, 11, 13])   # diff 1 within std 2
-    assert comparison_verdict(close_a, close_b, "higher") == INCONCLUSIVE
-    assert comparison_verdict(close_b, close_a, "higher") == INCONCLUSIVE
-    # The rule is strict: a difference equal to the spread is within it.
-    assert comparison_verdict(Summary.of([3, 5]), Summary.of([1.5858, 1.5858]), "higher") == REPRODUCED
-    assert comparison_verdict(Summary(4.0, 1.0, 3), Summary(3.0, 0.5, 3), "higher") == INCONCLUSIVE
-    # Ranks: lower is better.
-    assert comparison_verdict(Summary.of([2, 3, 4]), Summary.of([8, 9, 10]), "lower") == REPRODUCED
-    assert comparison_verdict(Summary.of([8, 9, 10]), Summary.of([2, 3, 4]), "lower") == NOT_REPRODUCED
-    # No spread from one seed, no result at all.
-    assert comparison_verdict(Summary.of([50]), Summary.of([1, 2, 3]), "higher") == INCONCLUSIVE
-    assert comparison_verdict(None, low, "higher") == MISSING
+def test_comparison_verdicts_follow_the_interval():
+    def interval(low, high):
+        return Interval((low + high) / 2, low, high, 1.0, 3, 100)
+
+    assert comparison_verdict(interval(0.5, 3.0)) == REPRODUCED
+    assert comparison_verdict(interval(-3.0, -0.1)) == NOT_REPRODUCED
+    assert comparison_verdict(interval(-1.0, 2.0)) == INCONCLUSIVE
+    assert comparison_verdict(interval(0.0, 2.0)) == INCONCLUSIVE      # strict: an interval touching 0
+    assert comparison_verdict(None) == MISSING
+
+
+def per_query(rsum_by_seed: dict[int, list[float]]) -> dict[int, SeedQueries]:
+    """Per-query values whose R@1+R@5+R@10 is the given list (all in R@1), ranks 1."""
+    return {seed: SeedQueries(np.arange(len(v)), {"r1": np.asarray(v, float), "r5": np.zeros(len(v)),
+                                                  "r10": np.zeros(len(v)), "rank": np.ones(len(v))})
+            for seed, v in rsum_by_seed.items()}
 
 
 def test_claim_verdict_needs_every_comparison():
@@ -57,20 +58,35 @@ def test_claim_verdict_needs_every_comparison():
 
 def test_check_claim_on_hand_made_rows():
     a, b, c = row("t", "col", name="a"), row("t", "col", name="b"), row("t", "col", name="c")
-    measured = {a: [{"r1": 10, "r5": 20, "r10": 30}, {"r1": 12, "r5": 22, "r10": 32}],   # rsum 60, 66
-                b: [{"r1": 1, "r5": 2, "r10": 3}, {"r1": 2, "r5": 3, "r10": 4}],          # rsum 6, 9
+    measured = {a: per_query({0: [60, 70, 80], 1: [66, 76, 86]}),
+                b: per_query({0: [6, 16, 26], 1: [12, 22, 32]}),        # a - b = 54 on every query and seed
                 c: None}
     paper = {a: {"r1": 5, "r5": 6, "r10": 7}, b: {"r1": 1, "r5": 1, "r10": 1}, c: {"r1": 9, "r5": 9, "r10": 9}}
     check = check_claim(Claim("t", "a beats b", ((a, b),)), measured.get, paper.get)
     assert check.verdict == REPRODUCED and check.paper_supports
     only = check.comparisons[0]
-    assert (only.measured_better.mean, only.measured_worse.mean) == (63.0, 7.5)
-    assert only.measured_better.std == pytest.approx(statistics.stdev([60, 66]))
+    assert (only.interval.estimate, only.interval.low, only.interval.high) == (54.0, 54.0, 54.0)
+    assert (only.interval.seeds, only.interval.queries) == (2, 3)
     assert (only.paper_better, only.paper_worse) == (18, 3)
     check = check_claim(Claim("t", "a beats b and c", ((a, b), (a, c))), measured.get, paper.get)
     assert check.verdict == MISSING and not check.paper_supports   # the paper has c above a
     check = check_claim(Claim("t", "b beats a on R@1", ((b, a),), metric="r1"), measured.get, paper.get)
     assert check.verdict == NOT_REPRODUCED
+    # Ranks: lower is better; a's rank 1 everywhere against b's rank 1 is a tie on every query.
+    check = check_claim(Claim("t", "a ranks lower", ((a, b),), metric="mr", direction="lower"), measured.get,
+                        {a: {"mr": 1}, b: {"mr": 2}}.get)
+    assert check.verdict == INCONCLUSIVE and check.comparisons[0].interval.estimate == 0.0
+
+
+def test_median_mde_reads_the_row_comparisons():
+    a, b, c = row("t", "col", name="a"), row("t", "col", name="b"), row("t", "col", name="c")
+    rng = np.random.default_rng(0)
+    measured = {r: per_query({0: rng.normal(50, 20, 40).tolist()}) for r in (a, b, c)}
+    paper = {r: {"r1": 3 - i, "r5": 0, "r10": 0} for i, r in enumerate((a, b, c))}
+    check = check_claim(Claim("t", "a > b > c", ((a, b), (b, c), (a, c))), measured.get, paper.get)
+    mdes = sorted(c.interval.mde for c in check.comparisons)
+    assert report_claims.median_mde([check]) == pytest.approx(mdes[1])
+    assert all(c.interval.mde == pytest.approx(2.8 * c.interval.se) for c in check.comparisons)
 
 
 SHARED_TABLES = Path("/work/shared/paper/tables.yaml")
@@ -101,18 +117,18 @@ def test_a_ratio_claim_pairs_seeds_and_uses_the_published_ratio():
     """Table 8: zero-shot / finetuned R@1+R@5+R@10, YouCook2 vs MSR-VTT, by hand."""
     claim = next(c for c in report_claims.CLAIMS if isinstance(c.comparisons[0][0], report_claims.RatioRef))
     (better, worse), = claim.comparisons
-    measured = {better.numerator: [{"r1": 1, "r5": 2, "r10": 3}, {"r1": 2, "r5": 2, "r10": 2}],   # 6, 6
-                better.denominator: [{"r1": 4, "r5": 4, "r10": 4}, {"r1": 2, "r5": 2, "r10": 4}],  # 12, 8
-                worse.numerator: [{"r1": 1, "r5": 1, "r10": 1}, {"r1": 1, "r5": 1, "r10": 1}],     # 3, 3
-                worse.denominator: [{"r1": 10, "r5": 10, "r10": 10}, {"r1": 5, "r5": 5, "r10": 5}]}  # 30, 15
+    measured = {better.numerator: per_query({0: [6, 6], 1: [6, 6]}),
+                better.denominator: per_query({0: [12, 12], 1: [12, 12]}),   # ratio 0.5
+                worse.numerator: per_query({0: [3, 3, 3], 1: [3, 3, 3]}),
+                worse.denominator: per_query({0: [30, 30, 30], 1: [30, 30, 30]})}  # ratio 0.1
     check = report_claims.check_claim(claim, measured.get, report.paper_lookup(report.load_paper_tables()))
     comparison = check.comparisons[0]
-    assert comparison.measured_better.mean == pytest.approx((6 / 12 + 6 / 8) / 2)
-    assert comparison.measured_worse.mean == pytest.approx((3 / 30 + 3 / 15) / 2)
+    assert (comparison.interval.estimate, comparison.interval.low, comparison.interval.high) == pytest.approx(
+        (0.4, 0.4, 0.4))
     assert comparison.paper_better == pytest.approx((19.9 + 43.2 + 55.7) / (29.6 + 59.7 + 72.7))
     assert comparison.paper_worse == pytest.approx((9.8 + 25.0 + 33.4) / (24.8 + 52.1 + 64.0))
-    assert comparison.verdict == report_claims.REPRODUCED   # 0.625 +- 0.18 vs 0.15 +- 0.07
-    measured[worse.denominator] = measured[worse.denominator][:1]   # unpaired seeds: no ratio
+    assert comparison.verdict == report_claims.REPRODUCED
+    measured[worse.denominator] = per_query({5: [30, 30, 30]})   # no seed in common with the others
     assert report_claims.check_claim(claim, measured.get, report.paper_lookup(
         report.load_paper_tables())).verdict == report_claims.MISSING
 
@@ -187,7 +203,20 @@ def item_path(results: Path, run_id: str, seed: int, evaluation: str) -> Path:
     return results / "evaluations" / run_id / f"seed{seed}" / f"{evaluation}.json"
 
 
-def write_item(results: Path, key, config_hash: str, metrics: dict) -> None:
+QUERIES = 30
+TACO = "youcook2__r152+s3d_hm__v1__taco"
+
+
+def fabricate_per_query(rng: random.Random, scores=SCORES) -> dict:
+    """Per-query values of every score in the layout of the result files: R@K 0 or 100, ranks."""
+    out = {}
+    for score in scores:
+        ranks = [rng.randint(1, 60) for _ in range(QUERIES)]
+        out[score] = {f"r{k}": [100.0 * (r <= k) for r in ranks] for k in (1, 5, 10, 50)} | {"rank": ranks}
+    return {"queries": list(range(QUERIES)), "per_query": out}
+
+
+def write_item(results: Path, key, config_hash: str, metrics: dict, per_query: dict | None = None) -> None:
     run_id, seed, evaluation = key
     path = item_path(results, *key)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +225,7 @@ def write_item(results: Path, key, config_hash: str, metrics: dict) -> None:
                    "tags": {"run_id": run_id, "seed": seed}, "val": {}, "test": metrics}
     else:
         content = {"config_hash": config_hash, "split": "test", "metrics": metrics}
-    path.write_text(json.dumps(content))
+    path.write_text(json.dumps({**content, **(per_query or {})}))
 
 
 @pytest.fixture
@@ -204,10 +233,22 @@ def fabricated(profile_path, tmp_path):
     """Metrics files for every item; returns (results folder, item -> (config hash, metrics))."""
     profile = experiments.load_profile(profile_path)
     rng = random.Random(0)
-    items = {key: (config_hash, fabricate_metrics(rng)) for key, config_hash in fabricated_items(profile).items()}
+    items = {key: (config_hash, fabricate_metrics(rng), fabricate_per_query(rng))
+             for key, config_hash in fabricated_items(profile).items()}
+    for (run_id, _, evaluation), (_, _, entry) in items.items():
+        if run_id == TACO and evaluation == "train":   # fused 5 R@1 points below the later stage on every query
+            values = entry["per_query"]
+            values["early"] = values["token"] = {k: [0.0] * QUERIES for k in values["early"]}
+            values["later"] = {**values["fused"], "r1": [v + 5 for v in values["fused"]["r1"]]}
     results = tmp_path / "results"
-    for key, (config_hash, metrics) in items.items():
-        write_item(results, key, config_hash, metrics)
+    for key, (config_hash, metrics, entry) in items.items():
+        write_item(results, key, config_hash, metrics, entry)
+    for probe in experiments.probe_jobs(profile):
+        path = report.probe_file(results, probe)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"config_hash": experiments.probe_hash(profile, probe),
+                                    "metrics": {"probe/t2v_r1": 4.25, "probe/t2v_r5": 11.0, "probe/t2v_mr": 20.5},
+                                    **fabricate_per_query(rng, scores=("probe",))}))
     return results, items
 
 
@@ -275,12 +316,12 @@ def test_tables_from_files_equal_tables_from_mlflow(profile_path, fabricated, tm
     log(first, items[first][0], fabricate_metrics(rng))                   # an earlier run of a config, rerun below
     log(first, "0123456789ab", fabricate_metrics(rng))                    # another configuration of the same run
     time.sleep(0.01)                                                      # later end times below
-    for key, (config_hash, metrics) in items.items():
+    for key, (config_hash, metrics, _) in items.items():
         log(key, config_hash, metrics)
     log(first, items[first][0], fabricate_metrics(rng), status="FAILED")  # a later rerun that failed
 
     run_report(profile_path, results, tmp_path / "from_files")
-    readme = run_report(profile_path, tmp_path / "nothing", tmp_path / "from_mlflow", "--from-mlflow")
+    readme = run_report(profile_path, results, tmp_path / "from_mlflow", "--from-mlflow")   # per-query: files
     assert f"{len(items)} of the {len(items)} results the tables read were found" in readme
     names = sorted(p.name for p in (tmp_path / "from_files").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "from_mlflow").iterdir())
@@ -366,3 +407,79 @@ def test_text_statistics_and_figure4(tmp_path, profile_path):
     assert (tmp_path / "reports" / "figure4.png").read_bytes()[:4] == b"\x89PNG"
     table10 = (tmp_path / "reports" / "table10.md").read_text()
     assert f"| youcook2 | 378 | {stats['statistics']['noun']} | 168 | {stats['statistics']['verb']} |" in table10
+
+
+def test_reports_print_paired_verdicts_probe_rows_and_fused_below_stage(profile_path, fabricated, tmp_path):
+    results, items = fabricated
+    out = tmp_path / "reports"
+    readme = run_report(profile_path, results, out)
+    table3 = (out / "table3.md").read_text()
+    assert report.CLAIM_RULE in table3 and "Minimum detectable effect of this report" in table3
+    # Table 3, L1+L3 (random) vs L1 alone: the interval printed is the paired bootstrap of the files' values.
+    def side(run_id):
+        return {seed: report.seed_queries(items[(run_id, seed, "train")][2], "fused") for seed in SEEDS}
+    interval = paired_difference(side("youcook2__r152+s3d_hm__v1__l1_l3_random"), side("youcook2__r152+s3d_hm__v1__l1"),
+                                 report.rsum_per_query)
+    cells = report.interval_cells(interval, comparison_verdict(interval))
+    assert "| " + " | ".join(cells) + " |" in table3 and cells[1:3] == ["3", str(QUERIES)]
+    # The probe row and its metrics.json key; every in-profile row is checked against it.
+    assert table_row(table3, "YouCook2", "", "")[-1] == "probe (model-free): `youcook2__r152+s3d_hm`"
+    assert table_row(table3, "YouCook2", "", "")[2:6] == ["—", "4.2", "—", "11.0"]   # 4.25 to one decimal
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["table3"]["youcook2"]["method=probe"] == {"r1": 4.25, "r5": 11.0, "mr": 20.5}
+    assert summary["table2"]["youcook2"]["method=probe"]["r1"] == 4.25   # one feature type in this profile
+    assert "## Against the model-free probe" in table3 and " rows beat the probe on YouCook2" in table3
+    # Fused below its best stage: the taco run's fused R-sum is 5 below its later stage on every query.
+    table11 = (out / "table11.md").read_text()
+    fused_row = next(line for line in table11.splitlines() if line.startswith(f"| `{TACO}` |"))
+    assert "| later " in fused_row and "| -5.0 [-5.0, -5.0] | 3 | 30 | 0.0 | not reproduced |" in fused_row
+    assert "of 5 runs" in table11
+    assert f"`{TACO}`" in readme.split("See [table11.md]")[0]
+    assert "| comparisons | rows beating the probe |" in readme
+    # Byte-identical reports for identical inputs.
+    run_report(profile_path, results, tmp_path / "again")
+    for path in out.iterdir():
+        assert path.read_bytes() == (tmp_path / "again" / path.name).read_bytes(), path.name
+
+
+def test_probe_labels_tell_a_columns_probes_apart():
+    paper_tables = report.load_paper_tables()
+    results = report.Results("test")
+    profile = experiments.load_profile(REPO / "params" / "default.yaml")
+    probes = {probe: "missing" for probe in experiments.probe_jobs(profile)}
+    table8 = report.table_data("table8", paper_tables, profile, results, probes)
+    keys = {column: [p.key() for p in rows] for column, rows in table8.probes.items()}
+    assert keys["youcook2"] == ["protocol=zero_shot,method=probe", "protocol=finetuned,video=s3d_hm,method=probe",
+                                "protocol=finetuned,video=r152+s3d_hm,method=probe"]
+    assert keys["msrvtt"] == ["protocol=zero_shot,method=probe", "protocol=finetuned,method=probe"]
+    table6 = report.table_data("table6", paper_tables, profile, results, probes)
+    assert [p.key() for p in table6.probes["msrvtt"]] == ["split=split2,method=probe", "split=split1,method=probe"]
+    assert [p.probe.zero_shot for p in table8.probes["youcook2"]] == [True, False, False]
+
+
+def test_probe_command_writes_the_runs_format(tmp_path):
+    from conftest import write_tiny_youcook2
+
+    write_tiny_youcook2(tmp_path / "data" / "youcook2")
+    values = yaml.safe_load((REPO / "params" / "smoke.yaml").read_text())
+    values["data"] = {**values["data"], "source": "synthetic", "root": str(tmp_path / "data")}
+    profile_file = tmp_path / "profile.yaml"
+    profile_file.write_text(yaml.safe_dump(values))
+    probe = experiments.Probe("youcook2", "r152+s3d_hm")
+    out = tmp_path / "results" / "probe" / f"{probe.id}.json"
+    assert main(["probe", "--profile", str(profile_file), "--probe", probe.id, "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    profile = experiments.load_profile(profile_file)
+    assert data["config_hash"] == experiments.probe_hash(profile, probe)
+    from taco.data.retrieval import split_clips
+
+    test = split_clips(experiments.probe_configs(profile, probe)[0])["test"]
+    assert data["queries"] == list(range(len(test)))
+    values = data["per_query"]["probe"]
+    for k in ("r1", "r5", "r10"):
+        assert statistics.mean(values[k]) == pytest.approx(data["metrics"][f"probe/t2v_{k}"], abs=1e-3)
+    assert statistics.median(values["rank"]) == pytest.approx(data["metrics"]["probe/t2v_mr"], abs=1e-3)
+    found = report.read_probes(profile, tmp_path / "results")
+    assert found[probe].metrics["r1"] == data["metrics"]["probe/t2v_r1"]
+    assert experiments.Probe.parse(probe.id) == probe
+    assert experiments.Probe.parse("youcook2__s3d_hm__zero_shot") == experiments.Probe("youcook2", "s3d_hm", True)

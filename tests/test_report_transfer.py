@@ -6,9 +6,11 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from taco import experiments, report, report_transfer
+from taco.paired import SeedQueries
 from taco.report_claims import INCONCLUSIVE, MISSING, NOT_REPRODUCED, REPRODUCED
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,16 +27,32 @@ def seed_metrics(level: int, seed: int) -> dict[str, float]:
     return {"r1": 1 + 2 * level + seed, "r5": 5 + 3 * level + seed, "r10": 10 + 5 * level + seed, "mr": 50 - level}
 
 
+QUERIES = 12
+
+
+def seed_values(level: int, seed: int) -> SeedQueries:
+    """Per-query values whose means are ``seed_metrics``: R@1 varies by query (-1, 0, +1), the same at every level."""
+    wobble = np.arange(QUERIES) % 3 - 1.0
+    metrics = seed_metrics(level, seed)
+    return SeedQueries(np.arange(QUERIES), {"r1": metrics["r1"] + wobble, "r5": np.full(QUERIES, metrics["r5"] * 1.0),
+                                            "r10": np.full(QUERIES, metrics["r10"] * 1.0),
+                                            "rank": np.full(QUERIES, metrics["mr"] * 1.0)})
+
+
 # Setting i has level i on YouCook2; on MSR-VTT l1_l3_random and l1_l3_cascade are swapped.
 LEVELS = {"youcook2": [0, 1, 2, 3, 4], "msrvtt": [0, 1, 3, 2, 4]}
+
+
+def cell(level: int, seeds) -> dict:
+    return {"seeds": [seed_metrics(level, s) for s in seeds], "per_query": {s: seed_values(level, s) for s in seeds}}
 
 
 def figure2_data(seeds=(0, 1, 2)) -> report_transfer.Figure2:
     data = {}
     for index, row in enumerate(experiments.TABLES["figure2"]):
-        data[row.key["setting"]] = {
-            column: report.CellResult(cell, [seed_metrics(LEVELS[column][index], s) for s in seeds], {}, True)
-            for column, cell in row.cells.items()}
+        data[row.key["setting"]] = {column: report.CellResult(c, absent={}, in_profile=True,
+                                                              **cell(LEVELS[column][index], seeds))
+                                    for column, c in row.cells.items()}
     return data
 
 
@@ -52,32 +70,31 @@ def test_figure2_checks_one_column_reproduced_the_other_reversed():
     for check in (youcook2, msrvtt):
         assert [(c.worse.labels, c.better.labels) for c in check.comparisons] == [
             ((("setting", worse),), (("setting", better),)) for worse, better in itertools.pairwise(settings)]
-    # Hand-computed R@1+R@5+R@10: mean 19 + 10 * level, sample std 3, over 3 seeds.
+    # Paired by seed and query, the per-query R-sum differs by exactly 10 x the level difference.
     for check, levels in ((youcook2, LEVELS["youcook2"]), (msrvtt, LEVELS["msrvtt"])):
         for c, (worse, better) in zip(check.comparisons, itertools.pairwise(levels)):
-            assert (c.measured_better.mean, c.measured_worse.mean) == (19 + 10 * better, 19 + 10 * worse)
-            assert c.measured_better.std == pytest.approx(3.0) and c.measured_worse.std == pytest.approx(3.0)
-            assert c.measured_better.n == c.measured_worse.n == 3
+            diff = 10.0 * (better - worse)
+            assert (c.interval.estimate, c.interval.low, c.interval.high) == pytest.approx((diff, diff, diff))
+            assert (c.interval.seeds, c.interval.queries) == (3, QUERIES)
             assert math.isnan(c.paper_better) and math.isnan(c.paper_worse)   # Figure 2 has no numbers
     assert [c.verdict for c in youcook2.comparisons] == [REPRODUCED] * 4
-    # l1_l3_cascade (mean 39) vs l1_l3_random (mean 49): reversed by 10 > std 3.
     assert [c.verdict for c in msrvtt.comparisons] == [REPRODUCED, REPRODUCED, NOT_REPRODUCED, REPRODUCED]
 
 
 def test_figure2_checks_single_seed_and_missing_cell():
     data = figure2_data()
-    data["taco"]["youcook2"].seeds = data["taco"]["youcook2"].seeds[:1]     # one seed: no spread
-    data["l1"]["msrvtt"].seeds = []                                           # no finished run
+    for key, value in cell(4, [0]).items():                                  # taco on YouCook2: seed 0 only
+        setattr(data["taco"]["youcook2"], key, value)
+    data["l1"]["msrvtt"].seeds, data["l1"]["msrvtt"].per_query = [], {}      # no finished run
     data["l1"]["msrvtt"].absent = {0: "missing", 1: "missing", 2: "missing"}
     youcook2, msrvtt = report_transfer.figure2_checks(data)
-    assert [c.verdict for c in youcook2.comparisons] == [REPRODUCED] * 3 + [INCONCLUSIVE]
-    assert youcook2.verdict == INCONCLUSIVE
-    single = youcook2.comparisons[-1].measured_better
-    assert (single.mean, single.std, single.n) == (16 + 10 * 4, 0.0, 1)
-    assert msrvtt.comparisons[0].measured_worse is None and msrvtt.comparisons[0].verdict == MISSING
+    assert [c.verdict for c in youcook2.comparisons] == [REPRODUCED] * 4     # paired on the one common seed
+    assert youcook2.comparisons[-1].interval.seeds == 1
+    assert msrvtt.comparisons[0].interval is None and msrvtt.comparisons[0].verdict == MISSING
     assert msrvtt.verdict == NOT_REPRODUCED                                  # a reversal outranks a missing run
     for setting, level in (("l1_l3_random", 2), ("l1_l3_cascade", 3)):        # undo the reversal
-        data[setting]["msrvtt"].seeds = [seed_metrics(level, s) for s in range(3)]
+        for key, value in cell(level, range(3)).items():
+            setattr(data[setting]["msrvtt"], key, value)
     msrvtt = report_transfer.figure2_checks(data)[1]
     assert [c.verdict for c in msrvtt.comparisons] == [MISSING] + [REPRODUCED] * 3 and msrvtt.verdict == MISSING
 
@@ -89,12 +106,19 @@ def test_figure2_png_is_a_png_even_with_missing_cells():
     assert report_transfer.figure2_png(data).startswith(PNG_SIGNATURE)
 
 
-def test_render_figure2_shows_scores_metrics_and_verdicts():
+def test_render_figure2_shows_scores_metrics_verdicts_and_the_probe():
     data = figure2_data()
-    data["taco"]["youcook2"].seeds = data["taco"]["youcook2"].seeds[:1]
-    data["l1"]["msrvtt"].seeds = []
-    text = report_transfer.render_figure2(report.load_paper_tables(), CONTEXT, data,
-                                          report_transfer.figure2_checks(data))
+    for key, value in cell(4, [0]).items():
+        setattr(data["taco"]["youcook2"], key, value)
+    data["l1"]["msrvtt"].seeds, data["l1"]["msrvtt"].per_query = [], {}
+    probe = experiments.Probe("youcook2", "s3d_hm", zero_shot=True)
+    # The probe's per-query R-sum is level 1's minus 5 (seed 0's values): l1 is below it, the others above.
+    values = seed_values(1, 0)
+    probes = {probe: report.ProbeResult({"r1": 1.5, "r5": 2.5, "r10": 3.5, "mr": 7.0},
+                                        SeedQueries(values.queries, {**values.values, "r1": values.values["r1"] - 5}))}
+    checks = report_transfer.figure2_checks(data)
+    against = report_transfer.figure2_probe_checks(data, probes)
+    text = report_transfer.render_figure2(report.load_paper_tables(), CONTEXT, data, checks, probes, against)
     assert text.startswith("# Figure 2: Zero-shot YouCook2")
     assert "commit `abc1234`" in text and "![Figure 2](figure2.png)" in text
     for score, setting in enumerate(experiments.FIGURE2_SETTINGS, 1):
@@ -104,11 +128,18 @@ def test_render_figure2_shows_scores_metrics_and_verdicts():
             "| missing | missing | missing | missing |") in text
     # taco on YouCook2 from seed 0 only (level 4): mean without spread.
     assert "| score-5 | `taco` | 9.0 | 17.0 | 30.0 | 46.0 | 10.0 ± 1.0 |" in text
-    assert "(score-1 < ... < score-5): **inconclusive**" in text
-    assert "zero-shot MSR-VTT over the previous one (score-1 < ... < score-5): **not reproduced**" in text
-    assert "| l3_random | l1 | 29.0 ± 3.0 | missing | missing runs |" in text
-    assert "| l1_l3_cascade | l1_l3_random | 39.0 ± 3.0 | 49.0 ± 3.0 | not reproduced |" in text
-    assert "| taco | l1_l3_cascade | 56.0 | 49.0 ± 3.0 | inconclusive |" in text
+    assert "| probe (model-free), fitted on howto100m | — | 1.5 | 2.5 | 3.5 | 7.0 | missing |" in text
+    assert "(score-1 < ... < score-5) (R@1+R@5+R@10): **reproduced**" in text
+    assert "| l3_random | l1 | missing | 0 | 0 | — | missing runs |" in text
+    assert "| l1_l3_cascade | l1_l3_random | -10.0 [-10.0, -10.0] | 3 | 12 | 0.0 | not reproduced |" in text
+    assert "| taco | l1_l3_cascade | +10.0 [+10.0, +10.0] | 1 | 12 | 0.0 | reproduced |" in text
+    assert report.CLAIM_RULE in text
+    # Against the probe (YouCook2 only; the MSR-VTT probe is missing): seed s adds 3 s to every query.
+    youcook2 = [c for c in against if c.column == "youcook2"]
+    assert [c.interval.estimate for c in youcook2] == pytest.approx([5 - 10 + 3, 5 + 3, 5 + 10 + 3, 5 + 20 + 3, 5 + 30])
+    assert "4 of 5 rows beat the probe on YouCook2, 0 fall below it (largest: setting=taco, +35.0 R-sum" in text
+    assert youcook2[0].verdict == INCONCLUSIVE   # l1: -5, -2, +1 by seed
+    assert all(c.verdict == MISSING for c in against if c.column == "msrvtt")
 
 
 # ---------------------------------------------------------------------------------------------

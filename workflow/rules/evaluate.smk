@@ -1,6 +1,9 @@
 # Evaluation variants of trained runs: Table 12's later stage over all N x N pairs, zero-shot
 # retrieval of the pretrained models (Table 8, Figure 2), Figure 3's retrievals per test-time token
-# weight, CrossTask and COIN (Table 9), and model size / FLOPs (Tables 13, 14).
+# weight, CrossTask and COIN (Table 9), and model size / FLOPs (Tables 13, 14); the model-free probe
+# beside every retrieval table.
+
+PROBES = experiments.probe_jobs(PROFILE)
 
 
 def evaluation_files():
@@ -35,6 +38,35 @@ rule evaluate_retrieval:
     shell:
         "{PYTHON:q} -m taco evaluate --run {params.work_dir:q} {params.overrides} --out {output:q} --quiet"
         " {params.mlflow} > {log:q} 2>&1"
+
+
+def probe_files():
+    return [experiments.probe_path(probe.id) for probe in PROBES]
+
+
+def probe_data(wildcards):
+    """The data a probe reads: its test dataset's, and the pretraining corpus's when zero-shot."""
+    probe = experiments.Probe.parse(wildcards.probe)
+    datasets = [probe.dataset] + ([experiments.PRETRAIN_DATASET] if probe.zero_shot else [])
+    return sorted({path for dataset in datasets for path in data_inputs(dataset)})
+
+
+rule probe:
+    """The model-free ridge probe on a table's test split and features (zero-shot: fitted on the pretraining corpus)."""
+    input:
+        profile=f"{RESULTS}/profile.yaml",
+        data=probe_data,
+        code=experiments.cli_dependencies("taco.data.synthetic.probe", "taco.experiments"),
+    output:
+        experiments.probe_path("{probe}"),
+    wildcard_constraints:
+        probe=one_of(probe.id for probe in PROBES),
+    log:
+        f"{LOGS}/probe/{{probe}}.log",
+    benchmark:
+        f"{BENCHMARKS}/probe/{{probe}}.tsv"
+    shell:
+        "{PYTHON:q} -m taco probe --profile {input.profile:q} --probe {wildcards.probe} --out {output:q} > {log:q} 2>&1"
 
 
 rule figure3:

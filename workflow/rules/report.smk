@@ -29,6 +29,7 @@ rule report:
         profile=f"{RESULTS}/profile.yaml",
         metrics=all_run_metrics(),
         evaluations=evaluation_files(),
+        probes=probe_files(),
         sizes=experiments.MODEL_SIZES_PATH,
         text_stats=[experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES],
         code=experiments.cli_dependencies("taco.report"),
