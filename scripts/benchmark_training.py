@@ -3,7 +3,7 @@
 0. (always) Steps/s of the default profile's training step (params/default.yaml, YouCook2 of the
    synthetic world, 1 video layer) before and after the fast paths of issue 11, in one run:
    "before" = the fusion's last layer over every token (``fusion.first_token_only = False``),
-   per-item feature reads (no preloaded training features) and Adam without ``foreach``;
+   per-item feature reads (no preloaded training features) and the per-tensor Adam loop (not fused);
    "after" = the defaults. Rounds alternate between the two, so machine noise hits both alike.
 With --costs also:
 1. Training-step time at K=128 for L1 only, L1+L2, L1+L2+L3 with cascade (K'=8) and L3 over all
@@ -29,6 +29,7 @@ from taco.config import EvalConfig, LossConfig, ModelConfig
 from taco.data import retrieval
 from taco.evaluate import EncodedSet, evaluate_scores, score_matrices
 from taco.model.taco_model import TacoModel
+from taco.train import build_optimizer
 
 
 def random_batch(k, m, n, video_dim, text_dim, seed=0):
@@ -115,7 +116,7 @@ def fused_evaluation(args, model_cfg):
         start = time.perf_counter()
         scores = score_matrices(model, encoded, loss_cfg, eval_cfg, progress=True)
         elapsed = time.perf_counter() - start
-        metrics = evaluate_scores({"fused": scores["fused"]}, torch.arange(n).numpy())
+        metrics, _ = evaluate_scores({"fused": scores["fused"]}, torch.arange(n).numpy())
         rows[mode] = metrics
         pairs = n * n if mode == "full" else "<= 2 N k"
         print(f"| {mode} (k={args.rerank_k}) | {pairs} | {elapsed:.1f} | {metrics['fused/t2v_r1']:.2f} | "
@@ -143,8 +144,7 @@ class Trainer:
         torch.manual_seed(0)
         self.model = TacoModel(cfg.model, self.data.video_dim, cfg.data.max_video_tokens, cfg.data.max_text_tokens)
         self.model.fusion.first_token_only = fast
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.optim.lr,
-                                          weight_decay=cfg.optim.weight_decay, foreach=fast)
+        self.optimizer = build_optimizer(self.model, cfg, fused=fast)
         self.loss = losses.TacoLoss(cfg.loss)
         self.batch_size = cfg.optim.batch_size
         self.items = len(self.data.splits["train"])
