@@ -941,7 +941,9 @@ def count_flops(model, text_backbone=None, video_tokens: int = PAPER_VIDEO_TOKEN
     """FLOPs (2 per multiply-add, torch's FlopCounterMode) of one forward of a text-video pair:
     video encoder, text encoder (plus ``text_backbone``, the frozen encoder whose cached features a
     frozen-mode model reads), and one fusion pass. Attention runs on the math kernel with gradients
-    enabled, so every matmul is dispatched and counted (fused kernels are not)."""
+    enabled, so every matmul is dispatched and counted (fused kernels are not). The fusion layers are
+    counted over every token, as the architecture defines them (the paper's Table 13), not the cheaper
+    first-token path the score takes."""
     import torch
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
@@ -952,6 +954,7 @@ def count_flops(model, text_backbone=None, video_tokens: int = PAPER_VIDEO_TOKEN
     ids = torch.ones(1, text_tokens, dtype=torch.long)
     pair = torch.zeros(1, dtype=torch.long)
     model.eval()
+    first_token_only, model.fusion.first_token_only = model.fusion.first_token_only, False
     with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         if text_backbone is not None:
             text_backbone(input_ids=ids, attention_mask=text_mask.long())
@@ -962,6 +965,7 @@ def count_flops(model, text_backbone=None, video_tokens: int = PAPER_VIDEO_TOKEN
         x = model.encode_video(video, video_mask)
         y = model.encode_text(text_input, text_mask)
         model.fuse_pairs(y, text_mask, x, video_mask, pair, pair)
+    model.fusion.first_token_only = first_token_only
     return int(counter.get_total_flops())
 
 
