@@ -8,8 +8,9 @@ calls here never evaluate the test split. Two stages, on seed 0 of a few represe
    candidate with the highest mean validation R-sum (fused R@1+R@5+R@10 of the selected checkpoint)
    wins.
 2. *Length*: with that shape, each representative trains for N, 2N, 4N ... steps (warm-up a fixed
-   share of N). The schedule is the smallest N at which doubling to 2N moves the validation R-sum
-   of every representative by less than ``tolerance`` (3 %) of its value: the plateau.
+   share of N), until each has reached its plateau: the smallest N at which doubling to 2N moves its
+   validation R-sum by less than ``tolerance`` (3 %) of its value. The schedule is the largest
+   plateau of the representatives.
 
 Pretraining and finetuning (Table 8) are checked the same way with their own representative.
 Results go to ``docs/schedule_sweep.json`` and ``docs/schedule_sweep.md``; each trained run keeps
@@ -99,10 +100,14 @@ def sweep(profile: dict, representatives: Sequence[str], lrs: Sequence[float], n
     scores = run([(r, c) for c in shapes for r in representatives])
     by_shape = {c: scores[i * len(representatives):(i + 1) * len(representatives)] for i, c in enumerate(shapes)}
     best = max(shapes, key=lambda c: (sum(by_shape[c]) / len(representatives), -shapes.index(c)))
-    length_jobs = [(r, Candidate(n, best.lr, best.norm_first)) for r in representatives for n in lengths]
-    length_scores = dict(zip([(r, c.steps) for r, c in length_jobs], run(length_jobs)))
-    curves = {r: {n: length_scores[(r, n)] for n in lengths} for r in representatives}
-    plateaus = {r: plateau_steps(curve) for r, curve in curves.items()}
+    curves: dict[str, dict[int, float]] = {r: {} for r in representatives}
+    for n in sorted(lengths):  # lengths in turn, until every representative has reached its plateau
+        for r, score in zip(representatives, run([(r, Candidate(n, best.lr, best.norm_first))
+                                                  for r in representatives])):
+            curves[r][n] = score
+        plateaus = {r: plateau_steps(curve) for r, curve in curves.items()}
+        if None not in plateaus.values():
+            break
     chosen = None if None in plateaus.values() else max(plateaus.values())
     return {"shape": {c.name: dict(zip(representatives, by_shape[c])) for c in shapes},
             "lr": best.lr, "norm_first": best.norm_first, "curves": curves, "plateaus": plateaus,
@@ -124,10 +129,11 @@ def markdown(result: dict) -> str:
             lines.append(f"| {name} | " + " | ".join(row) + f" | {sum(values.values()) / len(values):.1f} |")
         lines += ["", f"Chosen: lr {data['lr']:g}, {'pre' if data['norm_first'] else 'post'}-norm.", "",
                   "### Stage 2: steps (validation R-sum of a run trained for N steps)", ""]
-        steps = sorted({n for curve in data["curves"].values() for n in curve})
+        steps = sorted({int(n) for curve in data["curves"].values() for n in curve})
         lines += ["| run | " + " | ".join(map(str, steps)) + " | plateau N |", "|---" * (len(steps) + 2) + "|"]
         for run_id, curve in data["curves"].items():
-            lines.append(f"| {run_id} | " + " | ".join(f"{curve[n]:.1f}" for n in steps)
+            curve = {int(n): value for n, value in curve.items()}  # JSON keys are strings
+            lines.append(f"| {run_id} | " + " | ".join(f"{curve[n]:.1f}" if n in curve else "" for n in steps)
                          + f" | {data['plateaus'][run_id] or 'not reached'} |")
         verdict = (f"{data['steps']} steps: doubling moves every run's validation R-sum by less than "
                    f"{TOLERANCE:.0%}" if data["steps"] else "no plateau within the swept lengths")
