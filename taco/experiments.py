@@ -929,14 +929,13 @@ def model_cost(model, text_backbone=None) -> dict[str, float]:
 
 def run_cost(run_dir: str | Path) -> dict[str, Any]:
     """Cost of a trained run's model, rebuilt from its best.pt (config and video feature width)."""
-    import torch
-
+    from taco import checkpoint
     from taco.train import build_model
 
     best = Path(run_dir) / "best.pt"
     if not best.is_file():
         raise FileNotFoundError(f"no best.pt in run directory '{run_dir}': train it first")
-    saved = torch.load(best, map_location="cpu", weights_only=False)
+    saved = checkpoint.load(best, required=("config", "video_dim"))
     cfg = config_module.from_dict(saved["config"])
     model = build_model(cfg, saved["video_dim"])
     backbone = _random_bert(_text_backbone_config(cfg.model.text_model)) if cfg.model.text_mode == "frozen" else None
