@@ -70,10 +70,22 @@ def batch_indices(num_items: int, batch_size: int, seed: int, step: int) -> np.n
 
 
 def truncate_log(path: Path, step: int) -> None:
-    """Drop log lines of steps after ``step`` (replayed after a resume)."""
+    """Keep the log lines of steps up to ``step``: later steps are replayed after a resume, and a fresh
+    start (step 0) keeps none. A torn last line (a crash mid-write) is dropped with a warning."""
     if not path.is_file():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise ValueError(f"training log '{path}': line {number} is not JSON: {line[:80]!r}") from None
+            logger.warning("training log '%s': dropping its torn last line %r", path, line[:80])
+            continue
+        if record["step"] <= step:
+            kept.append(line)
     write_text(path, "".join(line + "\n" for line in kept))
 
 
@@ -192,7 +204,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
         schedule.load_state_dict(saved["schedule"])
         state = saved["state"]
         logger.info("resuming %s from step %d", run_dir, state["step"])
-        truncate_log(run_dir / "train_log.jsonl", state["step"])
+    truncate_log(run_dir / "train_log.jsonl", state["step"])
 
     tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset}
     if init_sha256:
