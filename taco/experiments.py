@@ -524,6 +524,15 @@ def _check_semantics(profile: dict) -> list[str]:
             canonical_setting(name)
         except ExperimentError as err:
             problems.append(f"'grid.settings[{index}]': {err}")
+    sections = {"base": profile.get("base"), "finetune": profile.get("finetune"),
+                **{f"datasets.{key}": value for key, value in (profile.get("datasets") or {}).items()}}
+    for name, section in sections.items():
+        spec = ((section or {}).get("data") or {}).get("features")
+        if spec is not None:
+            try:
+                parse_feature_spec(spec)
+            except FeatureError as err:
+                problems.append(f"'{name}.data.features': {err}")
     if problems:
         return problems
     try:
@@ -558,6 +567,8 @@ def _check_semantics(profile: dict) -> list[str]:
         for release, path in sorted(paths.items()):
             if not Path(path).is_dir():
                 problems.append(f"'data.paths.{release}': dataset folder '{path}' does not exist")
+            elif not any(Path(path).iterdir()):
+                problems.append(f"'data.paths.{release}': dataset folder '{path}' is empty")
         extract = profile["data"].get("extract")
         if extract:
             for release, feature_type in extraction_jobs(profile):
