@@ -24,8 +24,11 @@ test: install
 	$(PY) -m pytest -q
 
 # Every table and figure of the paper under reports/ (default profile: the embedded benchmark).
+# Rerunning it after a kill resumes: a dead run's stale locks are cleared (never a live run's) and
+# the local workflow profile reruns incomplete jobs.
 reproduce: install
-	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --cores $(CORES) --configfile params/$(PROFILE).yaml
+	$(PY) -m taco.workflow_lock
+	PATH=$(abspath $(VENV))/bin:$$PATH snakemake --workflow-profile workflow/profiles/local --cores $(CORES) --configfile params/$(PROFILE).yaml
 
 benchmark: install
 	$(PY) scripts/benchmark_training.py

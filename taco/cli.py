@@ -83,6 +83,9 @@ def top_retrievals(cfg, model, data, split_name: str, queries: list[str], token_
     from taco.evaluate import encode_split, score_matrices
 
     split = data.splits[split_name]
+    if not 1 <= top <= len(split.segments):
+        raise ValueError(f"--top {top}: must be between 1 and the {len(split.segments)} segments of the "
+                         f"{split_name} split")
     captions = [c.text for c in split.clips]
     rows = []
     for query in queries:

@@ -228,5 +228,11 @@ def load(path: str | Path | None = None, overrides: list[str] | None = None) -> 
         if not path.is_file():
             raise ConfigError(f"config file '{path}' does not exist")
         with open(path) as fh:
-            values = yaml.safe_load(fh) or {}
+            try:
+                values = yaml.safe_load(fh) or {}
+            except yaml.YAMLError as error:
+                mark = getattr(error, "problem_mark", None)
+                where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+                raise ConfigError(f"config file '{path}'{where}: invalid YAML ({problem})") from None
     return from_dict(apply_overrides(values, overrides or []))

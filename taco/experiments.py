@@ -583,6 +583,15 @@ def _check_semantics(profile: dict) -> list[str]:
             canonical_setting(name)
         except ExperimentError as err:
             problems.append(f"'grid.settings[{index}]': {err}")
+    sections = {"base": profile.get("base"), "finetune": profile.get("finetune"),
+                **{f"datasets.{key}": value for key, value in (profile.get("datasets") or {}).items()}}
+    for name, section in sections.items():
+        spec = ((section or {}).get("data") or {}).get("features")
+        if spec is not None:
+            try:
+                parse_feature_spec(spec)
+            except FeatureError as err:
+                problems.append(f"'{name}.data.features': {err}")
     if problems:
         return problems
     try:
@@ -617,6 +626,8 @@ def _check_semantics(profile: dict) -> list[str]:
         for release, path in sorted(paths.items()):
             if not Path(path).is_dir():
                 problems.append(f"'data.paths.{release}': dataset folder '{path}' does not exist")
+            elif not any(Path(path).iterdir()):
+                problems.append(f"'data.paths.{release}': dataset folder '{path}' is empty")
         extract = profile["data"].get("extract")
         if extract:
             for release, feature_type in extraction_jobs(profile):
@@ -992,14 +1003,13 @@ def model_cost(model, text_backbone=None) -> dict[str, float]:
 
 def run_cost(run_dir: str | Path) -> dict[str, Any]:
     """Cost of a trained run's model, rebuilt from its best.pt (config and video feature width)."""
-    import torch
-
+    from taco import checkpoint
     from taco.train import build_model
 
     best = Path(run_dir) / "best.pt"
     if not best.is_file():
         raise FileNotFoundError(f"no best.pt in run directory '{run_dir}': train it first")
-    saved = torch.load(best, map_location="cpu", weights_only=False)
+    saved = checkpoint.load(best, required=("config", "video_dim"))
     cfg = config_module.from_dict(saved["config"])
     model = build_model(cfg, saved["video_dim"])
     backbone = _random_bert(_text_backbone_config(cfg.model.text_model)) if cfg.model.text_mode == "frozen" else None

@@ -21,8 +21,9 @@ def retrieval_metrics(
 
     ``scores`` is (num_texts, num_videos), higher is better; ``text_to_video[i]`` is the index of
     the one video described by text ``i`` (a video may have several captions). A text query's
-    positive is its video; a video query (every video with at least one caption) has all its
-    captions as positives and is ranked by its best-ranked caption.
+    positive is its video. A video query (every video with at least one caption) ranks the videos
+    with captions, each once by its best-scoring caption, as CLIP4Clip's multi-caption video-to-text
+    evaluation does (every caption of every other video is not a separate competitor).
 
     With ``per_query`` it also returns each text query's text-to-video values (``r<K>`` in percent and
     its expected ``rank``), whose means are the ``t2v_`` metrics: the unit of paired comparisons.
@@ -37,16 +38,15 @@ def retrieval_metrics(
     t2v_queries = _per_query_ranks(t2v_above, t2v_tied, np.ones(num_texts, dtype=np.int64), ks)
     t2v = _summarize(t2v_queries, ks)
 
-    # Video queries: positives are all captions of the video; the best one decides the rank.
-    best_positive = np.full(num_videos, -np.inf)
-    np.maximum.at(best_positive, text_to_video, positive_scores)
-    positives_at_best = np.zeros(num_videos, dtype=np.int64)
-    np.add.at(positives_at_best, text_to_video, positive_scores == best_positive[text_to_video])
+    # Video queries: candidate video u scores best_caption[u, v] = max over u's captions of scores[:, v].
+    best_caption = np.full((num_videos, num_videos), -np.inf)
+    np.maximum.at(best_caption, text_to_video, scores)
     queried = np.unique(text_to_video)
-    v2t_tied_positives = positives_at_best[queried]
-    v2t_above = (scores > best_positive[None, :]).sum(axis=0)[queried]
-    v2t_tied = (scores == best_positive[None, :]).sum(axis=0)[queried] - v2t_tied_positives
-    v2t = _summarize(_per_query_ranks(v2t_above, v2t_tied, v2t_tied_positives, ks), ks)
+    columns = best_caption[:, queried]
+    own = best_caption[queried, queried]
+    v2t_above = (columns > own[None, :]).sum(axis=0)
+    v2t_tied = (columns == own[None, :]).sum(axis=0) - 1
+    v2t = _summarize(_per_query_ranks(v2t_above, v2t_tied, np.ones(len(queried), dtype=np.int64), ks), ks)
 
     metrics = {f"t2v_{name}": value for name, value in t2v.items()}
     metrics.update({f"v2t_{name}": value for name, value in v2t.items()})

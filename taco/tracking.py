@@ -1,26 +1,31 @@
 """A thin MLflow window on a run: params, tags, step metrics, final metrics; files stay the truth.
 
-The tracking URI is ``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``. ``init_tracking_store``
-creates the store and the experiment once, before parallel jobs start (a fresh SQLite store cannot
-be created by several processes at once). Every call to the store is retried with backoff while
-SQLite reports the database busy or locked. A run directory remembers its MLflow run id, so a
-resumed job keeps logging into the same MLflow run; a rerun of the same configuration in a fresh
-directory makes a new MLflow run, and readers keep only the latest FINISHED run per config hash
-(``latest_finished_runs``). MLflow is imported only when tracking is used, so the library works
-without it.
+The tracking URI is ``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``. A fresh SQLite store cannot
+be created by several processes at once, so a client (whose creation creates a fresh store's tables)
+is made under an inter-process file lock (``store_lock_path``): jobs started together by hand are
+safe; the workflow still runs ``init_tracking_store`` once before its jobs start. Every call to the
+store is retried with backoff while SQLite reports the database busy or locked. A run directory
+remembers its MLflow run id, so a resumed job keeps logging into the same MLflow run; a rerun of the
+same configuration in a fresh directory makes a new MLflow run, and readers keep only the latest
+FINISHED run per config hash (``latest_finished_runs``). MLflow is imported only when tracking is
+used, so the library works without it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import random
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+from filelock import FileLock
 
 from taco.atomic import write_json
 
@@ -80,10 +85,20 @@ def retry_when_busy(call: Callable[..., T], *args, attempts: int = 10, base_dela
     return call(*args, **kwargs)
 
 
+def store_lock_path(uri: str) -> Path:
+    """The inter-process lock of the store at ``uri``: beside a SQLite file, else in the temp folder."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///") + ".lock")
+    return Path(tempfile.gettempdir()) / f"taco-mlflow-{hashlib.sha256(uri.encode()).hexdigest()[:16]}.lock"
+
+
 def _client():
+    """A client of the store; made under the store's file lock, since making the first client of a fresh
+    store creates its tables, which concurrent processes cannot do at once."""
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri())
+    with FileLock(store_lock_path(tracking_uri())):
+        return MlflowClient(tracking_uri=tracking_uri())
 
 
 def _experiment_id(client, name: str) -> str:
@@ -105,8 +120,8 @@ def _experiment_id(client, name: str) -> str:
 def init_tracking_store(experiment: str = EXPERIMENT) -> str:
     """Create the tracking store (tables, schema migrations) and the experiment; return the experiment id.
 
-    Run once before parallel jobs start: concurrent first use of a fresh SQLite store fails.
-    Idempotent: a store and experiment that already exist are left as they are.
+    The workflow runs it once before parallel jobs start. Idempotent: a store and experiment that
+    already exist are left as they are.
     """
     return _experiment_id(_client(), experiment)
 

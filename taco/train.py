@@ -28,9 +28,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from taco import checkpoint as checkpoint_io
 from taco import config as config_module
 from taco import distributed
-from taco.atomic import atomic_path, write_json, write_text
+from taco.atomic import write_json, write_text
 from taco.config import RunConfig
 from taco.data.retrieval import RetrievalData
 from taco.evaluate import encode_split, evaluate_scores, evaluated_queries, score_matrices
@@ -41,12 +42,9 @@ from taco.tracking import RUN_ID_FILE, Tracker
 logger = logging.getLogger("taco.train")
 
 SELECT_METRICS = ("t2v_r1", "t2v_r5", "t2v_r10")
+CHECKPOINT_KEYS = ("model", "optimizer", "schedule", "state", "config_hash")
 RUN_FILES = ("checkpoint.pt", "best.pt", "metrics.json", "train_log.jsonl", "val_log.jsonl", RUN_ID_FILE)
-
-
-def atomic_save(obj, path: Path) -> None:
-    with atomic_path(path) as temporary:
-        torch.save(obj, temporary)
+LOG_FILES = ("train_log.jsonl", "val_log.jsonl")
 
 
 def atomic_write_json(data: dict, path: Path) -> None:
@@ -73,10 +71,22 @@ def batch_indices(num_items: int, batch_size: int, seed: int, step: int) -> np.n
 
 
 def truncate_log(path: Path, step: int) -> None:
-    """Drop log lines of steps after ``step`` (replayed after a resume)."""
+    """Keep the log lines of steps up to ``step``: later steps are replayed after a resume, and a fresh
+    start (step 0) keeps none. A torn last line (a crash mid-write) is dropped with a warning."""
     if not path.is_file():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise ValueError(f"training log '{path}': line {number} is not JSON: {line[:80]!r}") from None
+            logger.warning("training log '%s': dropping its torn last line %r", path, line[:80])
+            continue
+        if record["step"] <= step:
+            kept.append(line)
     write_text(path, "".join(line + "\n" for line in kept))
 
 
@@ -136,10 +146,7 @@ def load_init(path: str | Path) -> tuple[dict, str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model.init_from '{path}' does not exist: train the pretraining run first")
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(saved, dict) or "model" not in saved:
-        raise ValueError(f"model.init_from '{path}' holds no 'model' weights: expected a run's best.pt")
-    return saved["model"], file_digest(path)
+    return checkpoint_io.load(path, required=("model",))["model"], file_digest(path)
 
 
 def load_run(run_dir: str | Path, overrides: list[str]) -> tuple[RunConfig, TacoModel]:
@@ -148,7 +155,7 @@ def load_run(run_dir: str | Path, overrides: list[str]) -> tuple[RunConfig, Taco
     best = Path(run_dir) / "best.pt"
     if not best.is_file():
         raise FileNotFoundError(f"no best.pt in run directory '{run_dir}': train it first")
-    saved = torch.load(best, map_location="cpu", weights_only=False)
+    saved = checkpoint_io.load(best, required=("config", "video_dim", "model"))
     cfg = config_module.from_dict(config_module.apply_overrides(saved["config"], overrides))
     model = build_model(cfg, saved["video_dim"])
     load_weights(model, saved["model"], best)
@@ -195,7 +202,8 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
     state = {"step": 0, "best_score": -math.inf, "best_step": None, "best_val": None}
 
     checkpoint = run_dir / "checkpoint.pt"
-    saved = torch.load(checkpoint, map_location=device, weights_only=False) if checkpoint.is_file() else None
+    saved = (checkpoint_io.load(checkpoint, CHECKPOINT_KEYS, map_location=device)
+             if checkpoint.is_file() else None)
     if saved is not None:
         if saved["config_hash"] != cfg.hash():
             raise ValueError(f"{checkpoint} belongs to another configuration ({saved['config_hash']} != "
@@ -214,8 +222,8 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
         schedule.load_state_dict(saved["schedule"])
         state = saved["state"]
         logger.info("resuming %s from step %d", run_dir, state["step"])
-        for log in ("train_log.jsonl", "val_log.jsonl"):
-            truncate_log(run_dir / log, state["step"])
+    for log in LOG_FILES:
+        truncate_log(run_dir / log, state["step"])
 
     tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset}
     if init_sha256:
@@ -274,11 +282,11 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
                 if score > state["best_score"]:
                     state.update(best_score=score, best_step=state["step"], best_val=val)
                     if is_main:
-                        atomic_save({"model": model.state_dict(), "config": cfg.to_dict(), "step": state["step"],
+                        checkpoint_io.save({"model": model.state_dict(), "config": cfg.to_dict(), "step": state["step"],
                                      "video_dim": data.video_dim, "init_sha256": init_sha256}, run_dir / "best.pt")
             if is_main and (state["step"] % cfg.optim.checkpoint_every == 0 or last):
                 tracker.flush()  # before the checkpoint: a resumed run replays (and logs) only later steps
-                atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                checkpoint_io.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "schedule": schedule.state_dict(), "state": state, "config_hash": cfg.hash(),
                              "init_sha256": init_sha256},
                             checkpoint)
@@ -287,7 +295,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
         test_split = data.splits.get("test") if evaluate_test else None
         test = {"metrics": {}, "per_query": {}, "queries": []}
         if test_split is not None:
-            best = torch.load(run_dir / "best.pt", map_location=device, weights_only=False)
+            best = checkpoint_io.load(run_dir / "best.pt", ("model",), map_location=device)
             model.load_state_dict(best["model"])
             test = evaluate_split(model, data, "test", cfg, device, progress=progress and is_main)
         result = {

@@ -49,3 +49,28 @@ def test_seeds_trained_in_one_process_equal_separate_processes(tiny_config, tmp_
                        for name in ("alone", "together"))
         assert both["test"] == alone["test"] and both["seed"] == seed
     assert main(["train", "--config", str(configs[0]), "--out", str(tmp_path / "x"), "--out", str(tmp_path / "y")]) == 2
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim:\n  lr: 0.1\n  batch_size: [8\n")
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"config file '{bad}' line 4" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("top", ["100000", "-1", "0"])
+def test_score_top_out_of_range_is_a_one_line_error(tiny_config, tmp_path, capsys, top):
+    from taco import config
+    from taco.data.retrieval import split_clips
+    from taco.train import train
+
+    cfg = config.from_dict(tiny_config)
+    train(cfg, tmp_path / "run", progress=False, track=False)
+    caption = split_clips(cfg)["test"][0].text
+    assert main(["score", "--run", str(tmp_path / "run"), "--query", caption, "--top", top, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"--top {top}" in err and "Traceback" not in err
+    assert main(["score", "--run", str(tmp_path / "run"), "--query", caption, "--top", "2", "--quiet"]) == 0
+    assert all(len(hits) == 2 for weight in json.loads(capsys.readouterr().out).values() for hits in weight.values())

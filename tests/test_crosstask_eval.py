@@ -7,6 +7,7 @@ from taco.downstream.crosstask_eval import (
     crosstask_recall,
     ground_truth_matrix,
     step_localization_dp,
+    step_log_probabilities,
     video_hits,
 )
 
@@ -125,3 +126,23 @@ def test_crosstask_recall_rejects_bad_entries():
         crosstask_recall([("A", 1, 1), ("C", 0, 0)])
     with pytest.raises(ValueError, match="at least one"):
         crosstask_recall([])
+
+
+def test_official_cost_moves_a_placement_that_raw_scores_get_wrong():
+    """3 seconds, 2 steps. Raw scores: second 2 is high for both steps, so the raw DP puts step 2 there
+    (placements (0,1): 2+2=4, (0,2): 2+10=12, (1,2): 0+10=10). Per-second log-softmax over the steps:
+    [2, 0] -> [-0.1269, -2.1269], [0, 2] -> [-2.1269, -0.1269], [10, 10] -> [-0.6931, -0.6931], so
+    (0,1): -0.2539, (0,2): -0.8201, (1,2): -2.8201 and the official DP puts step 2 at second 1."""
+    scores = np.array([[2.0, 0.0], [0.0, 2.0], [10.0, 10.0]])
+    log_p = step_log_probabilities(scores)
+    a, b = -np.log1p(np.exp(-2.0)), -2.0 - np.log1p(np.exp(-2.0))
+    np.testing.assert_allclose(log_p, [[a, b], [b, a], [-np.log(2), -np.log(2)]], rtol=1e-12)
+    assert np.argmax(step_localization_dp(scores), axis=0).tolist() == [0, 2]
+    assert np.argmax(step_localization_dp(log_p), axis=0).tolist() == [0, 1]
+
+
+def test_log_probabilities_are_a_softmax_over_steps_and_shift_invariant():
+    scores = np.random.default_rng(0).normal(size=(7, 4)) * 50
+    log_p = step_log_probabilities(scores)
+    np.testing.assert_allclose(np.exp(log_p).sum(axis=1), 1.0)
+    np.testing.assert_allclose(step_log_probabilities(scores + np.arange(7)[:, None] * 100), log_p, atol=1e-9)

@@ -224,3 +224,22 @@ def test_malformed_annotation_of_a_test_video_names_file_and_line(run_dir, tmp_p
 def test_too_few_videos_for_a_test_set_is_an_error(run_dir, release):
     with pytest.raises(ValueError, match="none has a test video: lower train_per_task"):
         evaluate_crosstask(run_dir, release, seed=0)
+
+
+def test_video_without_annotation_file_is_skipped_and_logged(tmp_path, caplog):
+    """The official evaluation skips a listed video that has no annotation file; recall is over the rest."""
+    write_crosstask(tmp_path, n_tasks=1, videos_per_task=3, val_per_task=0)
+    crosstask = load_crosstask(tmp_path)
+    _, test = draw_split(crosstask, seed=0, train_per_task=0)
+    (task_id, videos), = test.items()
+    crosstask.annotation_path(task_id, videos[1]).unlink()
+
+    def scores_of(task_id, video_id):
+        return np.zeros((40, len(crosstask.tasks[task_id].steps)))
+
+    with caplog.at_level("WARNING", logger="taco.crosstask"):
+        result = localization_recall(crosstask, test, scores_of)
+    assert result["videos_without_annotations"] == [videos[1]]
+    expected = localization_recall(crosstask, {task_id: [videos[0], videos[2]]}, scores_of)
+    assert result["per_task"] == expected["per_task"]
+    assert any(videos[1] in record.getMessage() for record in caplog.records)

@@ -160,6 +160,7 @@ def test_real_data_roots_come_from_data_paths(tmp_path):
                                 for name in ("youcook2", "msrvtt", "activitynet", "howto100m", "crosstask", "coin")}
     for name in profile["data"]["paths"]:
         (tmp_path / name).mkdir()
+        (tmp_path / name / "release.json").write_text("{}")
     experiments.check_profile(profile, "paper with real folders")
     cfg = experiments.run_config(profile, "msrvtt_split1__r152+s3d_hm__v2__taco", seed=0)
     assert cfg.data.root == str(tmp_path / "msrvtt")
@@ -278,10 +279,15 @@ def bad_profile(edit) -> dict:
      "'data.paths.youcook2'", "'/no/such/youcook2' does not exist"),
     (lambda p: p["data"].update(source="real", paths={"youcook2": "/no/such/youcook2"}),
      "'data.paths.activitynet'", "required"),
+    (lambda p: p["base"].setdefault("data", {}).update(features="bogus"), "'base.data.features'",
+     "unknown feature type 'bogus'"),
+    (lambda p: p["data"].update(source="real", paths={"youcook2": "EMPTY"}), "'data.paths.youcook2'", "is empty"),
 ])
-def test_bad_params_are_refused_naming_the_key(edit, key, detail, tmp_path):
+def test_bad_params_are_refused_naming_the_key(edit, key, detail, tmp_path, monkeypatch):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad_profile(edit)))
+    (tmp_path / "EMPTY").mkdir()
+    monkeypatch.chdir(tmp_path)  # the empty dataset folder's relative path
     with pytest.raises(ExperimentError) as err:
         experiments.load_profile(path)
     message = str(err.value)

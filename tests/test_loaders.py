@@ -164,13 +164,27 @@ def test_youcook2_missing_file_is_named(tmp_path):
 
 def test_youcook2_univl_pickle_with_split_from_val_csv(tmp_path):
     expected = write_youcook2_univl(tmp_path, train_videos=2, test_videos=1, clips_per_video=2)
-    test_ids = [line.split(",")[0] for line in (tmp_path / "youcookii_val.csv").read_text().splitlines()[1:]]
-    clips = load_youcook2_univl(tmp_path / "youcookii_data.pickle", test_video_ids=test_ids)
+    clips = load_youcook2_univl(tmp_path)
     assert per_split(clips) == expected
     assert Clip(youtube_id("uv", 2), 4.0, 7.0, "add item 1 to pot 2", "test") in clips
     assert all(not c.text.startswith("so now") for c in clips)  # the ASR transcript is not a caption
-    with pytest.raises(AnnotationError, match="test video id 'nope'"):
-        load_youcook2_univl(tmp_path / "youcookii_data.pickle", test_video_ids=["nope"])
+    with open(tmp_path / "youcookii_val.csv", "a") as fh:
+        fh.write("nope,nope.mp4\n")
+    with pytest.raises(AnnotationError, match="test video 'nope'"):
+        load_youcook2_univl(tmp_path)
+
+
+def test_youcook2_univl_train_split_is_the_train_csv(tmp_path):
+    """Videos 0-2 in youcookii_train.csv, 3 in youcookii_val.csv, video 2 dropped from the train csv:
+    it is in neither split (not train because it is missing from the test csv)."""
+    write_youcook2_univl(tmp_path, train_videos=3, test_videos=1, clips_per_video=2)
+    train_csv = tmp_path / "youcookii_train.csv"
+    train_csv.write_text("".join(line + "\n" for line in train_csv.read_text().splitlines()
+                                 if not line.startswith(youtube_id("uv", 2))))
+    videos = {(c.video_id, c.split) for c in load_youcook2_univl(tmp_path)}
+    assert videos == {(youtube_id("uv", 0), "train"), (youtube_id("uv", 1), "train"), (youtube_id("uv", 3), "test")}
+    train_csv.unlink()  # without a train csv, every video outside the test csv is training
+    assert (youtube_id("uv", 2), "train") in {(c.video_id, c.split) for c in load_youcook2_univl(tmp_path)}
 
 
 def test_convert_univl_features_writes_float16_per_video(tmp_path):

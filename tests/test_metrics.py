@@ -98,13 +98,13 @@ def test_hand_computed_multi_caption():
         ]
     )
     got = retrieval_metrics(scores, np.array([0, 0, 0, 1]), ks=(1, 2))
-    # v2t video 0: column [0.6, 0.9, 0.9, 0.9]; best positive 0.9 shared by p=2 captions (texts 1, 2),
-    #   t=1 negative tied (text 3), g=0: P(rank > 1) = C(1,1)/C(3,1) = 1/3, E[rank] = 1 + 1/3.
-    # v2t video 1: column [0.1, 0.9, 0.2, 0.5]; its caption 0.5 is beaten by text 1 (0.9): rank 2.
-    assert got["v2t_r1"] == pytest.approx(100 * (2 / 3 + 0) / 2)
+    # v2t (CLIP4Clip: each video once, by its best caption). Video 0: video 0 scores max(0.6, 0.9, 0.9)
+    #   = 0.9, video 1 scores 0.9 (text 3): one tied negative, E[rank] = 1.5, P(rank 1) = 1/2.
+    # Video 1: video 1 scores 0.5, video 0 max(0.1, 0.9, 0.2) = 0.9: rank 2.
+    assert got["v2t_r1"] == pytest.approx(100 * (1 / 2 + 0) / 2)
     assert got["v2t_r2"] == pytest.approx(100.0)
-    assert got["v2t_mr"] == pytest.approx((4 / 3 + 2) / 2)
-    assert got["v2t_mean_r"] == pytest.approx((4 / 3 + 2) / 2)
+    assert got["v2t_mr"] == pytest.approx((1.5 + 2) / 2)
+    assert got["v2t_mean_r"] == pytest.approx((1.5 + 2) / 2)
     # t2v: ranks 1, 1.5 (tie of two videos), 1, 2 -> R@1 = (1 + 0.5 + 1 + 0) / 4; MR = 1.25; mean 5.5/4
     assert got["t2v_r1"] == pytest.approx(62.5)
     assert got["t2v_mr"] == pytest.approx(1.25)
@@ -127,7 +127,13 @@ def test_ties_match_enumeration_over_all_orders(seed):
         return out
 
     t2v = [naive_expected_metrics(scores[i], np.arange(num_videos) == text_to_video[i], ks) for i in range(num_texts)]
-    v2t = [naive_expected_metrics(scores[:, v], text_to_video == v, ks) for v in sorted(set(text_to_video))]
+    captioned = sorted(set(text_to_video))
+
+    def best_caption(u, v):  # CLIP4Clip's video-to-text similarity: video u's best caption for video v
+        return max(scores[i, v] for i in range(num_texts) if text_to_video[i] == u)
+
+    v2t = [naive_expected_metrics(np.array([best_caption(u, v) for u in captioned]), np.array(captioned) == v, ks)
+           for v in captioned]
     for direction, per_query in (("t2v", t2v), ("v2t", v2t)):
         for name, value in summarize(per_query).items():
             assert got[f"{direction}_{name}"] == pytest.approx(value), (direction, name)

@@ -1,4 +1,4 @@
-"""MLflow window: store initialisation, busy retries, 8 concurrent writers, resume, latest finished run per config."""
+"""MLflow window: store initialisation, busy retries, 16 writers on a fresh store, 8 concurrent writers, resume, latest finished run per config."""
 from __future__ import annotations
 
 import json
@@ -112,18 +112,33 @@ def test_init_tracking_store_is_idempotent(experiment, shared_store):
     assert client().get_experiment_by_name(experiment).experiment_id == first
 
 
+def run_workers(tmp_path: Path, count: int, steps: int) -> None:
+    """``count`` WORKER processes released at once; each must succeed."""
+    go_file = tmp_path / "go"
+    jobs = [subprocess.Popen([sys.executable, "-c", WORKER, str(i), str(tmp_path / "runs"), str(go_file), str(steps)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for i in range(count)]
+    time.sleep(0.5)
+    go_file.touch()
+    outputs = [job.communicate(timeout=300)[0] for job in jobs]
+    assert [job.returncode for job in jobs] == [0] * count, "\n".join(outputs)
+
+
+def test_sixteen_jobs_on_a_fresh_store_keep_every_run(tmp_path, monkeypatch):
+    """No init_tracking_store first (jobs started by hand): the store lock lets all 16 create the store."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'fresh.db'}")
+    run_workers(tmp_path, 16, steps=1)
+    experiment = client().get_experiment_by_name(tracking.EXPERIMENT)
+    runs = client().search_runs([experiment.experiment_id], max_results=100)
+    assert sorted(run.data.tags["config_hash"] for run in runs) == sorted(f"hash{i}" for i in range(16))
+    assert {run.info.status for run in runs} == {"FINISHED"}
+
+
 def test_eight_concurrent_jobs_lose_nothing(tmp_path, monkeypatch):
     store = f"sqlite:///{tmp_path / 'fresh.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     tracking.init_tracking_store()
-    go_file = tmp_path / "go"
-    jobs = [subprocess.Popen([sys.executable, "-c", WORKER, str(i), str(tmp_path / "runs"), str(go_file), str(STEPS)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for i in range(WRITERS)]
-    time.sleep(0.5)
-    go_file.touch()
-    outputs = [job.communicate(timeout=120)[0] for job in jobs]
-    assert [job.returncode for job in jobs] == [0] * WRITERS, "\n".join(outputs)
+    run_workers(tmp_path, WRITERS, STEPS)
 
     mlflow_client = client()
     experiment = mlflow_client.get_experiment_by_name(tracking.EXPERIMENT)

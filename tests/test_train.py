@@ -143,3 +143,36 @@ def test_all_pairs_test_scores_the_same_query_subset_with_unchanged_ranks(tiny_c
     assert subset["per_query"]["fused"]["rank"] == [full_ranks[i] for i in subset["queries"]]
     # A re-ranked model (early stage trained) is always scored on every query.
     assert len(evaluated_queries(n, run_cfg(tiny_config).loss, capped.eval)) == n
+
+
+def log_steps(run_dir):
+    return [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_fresh_start_truncates_an_old_log(tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "train_log.jsonl").write_text("".join(json.dumps({"step": s, "loss": 9.0}) + "\n" for s in range(1, 10)))
+    train(run_cfg(tiny_config), run_dir, progress=False, track=False)
+    assert log_steps(run_dir) == list(range(1, 13))
+
+
+def test_torn_last_log_line_is_dropped_with_a_warning_when_resuming(tiny_config, tmp_path, caplog):
+    run_dir = tmp_path / "run"
+    first = train(run_cfg(tiny_config), run_dir, progress=False, track=False)
+    with open(run_dir / "train_log.jsonl", "a") as fh:
+        fh.write('{"step": 13, "lo')  # a write cut short by a crash
+    with caplog.at_level("WARNING", logger="taco.train"):
+        resumed = train(run_cfg(tiny_config), run_dir, progress=False, track=False)
+    assert resumed["test"] == first["test"]
+    assert log_steps(run_dir) == list(range(1, 13))
+    assert any("train_log.jsonl" in r.getMessage() and "torn last line" in r.getMessage() for r in caplog.records)
+
+
+def test_corrupt_log_line_before_the_last_names_file_and_line(tmp_path):
+    from taco.train import truncate_log
+
+    log = tmp_path / "train_log.jsonl"
+    log.write_text('{"step": 1}\n{"step": 2, "lo\n{"step": 3}\n')
+    with pytest.raises(ValueError, match=r"train_log\.jsonl': line 2 is not JSON"):
+        truncate_log(log, 3)

@@ -39,9 +39,12 @@ class CrossTask:
     videos: list[tuple[str, str]]  # (task_id, video_id) rows of videos.csv
     val_videos: list[tuple[str, str]]  # (task_id, video_id) rows of videos_val.csv
 
+    def annotation_path(self, task_id: str, video_id: str) -> Path:
+        return self.root / ANNOTATION_DIR / f"{task_id}_{video_id}.csv"
+
     def annotations(self, task_id: str, video_id: str) -> list[tuple[int, float, float]]:
         """``(step, start, end)`` rows of ``annotations/<task>_<vid>.csv`` (step 1-based, seconds)."""
-        path = require_file(self.root / ANNOTATION_DIR / f"{task_id}_{video_id}.csv")
+        path = require_file(self.annotation_path(task_id, video_id))
         n_steps = len(self.tasks[task_id].steps) if task_id in self.tasks else None
         rows = []
         for line, (step, start, end) in read_csv_rows(path, columns=3):

@@ -5,7 +5,6 @@ with); the release has no labelled test subset.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from taco.data.annotation_io import (
     AnnotationError,
     field,
     make_clip,
+    read_csv_rows,
     read_json,
     segment_field,
     subset_split,
@@ -24,6 +24,10 @@ from taco.data.safe_pickle import safe_load
 
 ANNOTATION_FILE = "youcookii_annotations_trainval.json"
 SUBSET_TO_SPLIT = {"training": "train", "validation": "test"}
+UNIVL_DATA_FILE = "youcookii_data.pickle"
+UNIVL_TRAIN_CSV = "youcookii_train.csv"
+UNIVL_TEST_CSV = "youcookii_val.csv"
+UNIVL_CSV_HEADER = ("video_id", "feature_file")
 
 
 def load_youcook2(root: Path) -> list[Clip]:
@@ -42,31 +46,46 @@ def load_youcook2(root: Path) -> list[Clip]:
     return clips
 
 
-def load_youcook2_univl(data_pickle: Path, test_video_ids: Iterable[str] | None = None) -> list[Clip]:
-    """Clips of UniVL's ``youcookii_data.pickle`` ({vid: {"start", "end", "text", "transcript"}}).
+def _csv_video_ids(path: Path) -> list[str]:
+    """The ``video_id`` column of one of UniVL's split csv files (``video_id,feature_file``)."""
+    return [row[0] for _, row in read_csv_rows(path, columns=2, header=UNIVL_CSV_HEADER)]
+
+
+def load_youcook2_univl(root: Path) -> list[Clip]:
+    """Clips of UniVL's ``youcookii_data.pickle`` ({vid: {"start", "end", "text", "transcript"}}) in ``root``.
 
     The pickle is per video with aligned arrays; its ASR ``transcript`` is not a caption and is
-    ignored. Videos in ``test_video_ids`` get split "test", all others "train".
+    ignored. The videos of ``youcookii_val.csv`` are the test split; those of ``youcookii_train.csv``,
+    when it exists, the train split (videos in neither are left out); without it, every other video.
     """
-    data_pickle = Path(data_pickle)
+    data_pickle = Path(root) / UNIVL_DATA_FILE
     data = safe_load(data_pickle)
     if not isinstance(data, dict):
         raise AnnotationError(f"{data_pickle}: expected a dict of videos, got {type(data).__name__}")
-    test_ids = set(test_video_ids or ())
-    unknown = sorted(test_ids - set(data))
+    train_csv = Path(root) / UNIVL_TRAIN_CSV
+    splits = {video_id: "test" for video_id in _csv_video_ids(Path(root) / UNIVL_TEST_CSV)}
+    if train_csv.is_file():
+        for video_id in _csv_video_ids(train_csv):
+            if splits.setdefault(video_id, "train") != "train":
+                raise AnnotationError(f"{train_csv}: video '{video_id}' is also in {UNIVL_TEST_CSV}")
+    else:
+        splits.update({video_id: "train" for video_id in data if video_id not in splits})
+    unknown = sorted(set(splits) - set(data))
     if unknown:
-        raise AnnotationError(f"{data_pickle}: test video id '{unknown[0]}' is not in the pickle")
+        raise AnnotationError(f"{data_pickle}: {splits[unknown[0]]} video '{unknown[0]}' of the csv files is not "
+                              f"in the pickle")
     clips = []
     for video_id, video in data.items():
+        if video_id not in splits:
+            continue
         item = f"video '{video_id}'"
         starts, ends, texts = (list(field(video, key, data_pickle, item)) for key in ("start", "end", "text"))
         if not len(starts) == len(ends) == len(texts):
             raise AnnotationError(
                 f"{data_pickle}: {item}: start/end/text lengths differ ({len(starts)}/{len(ends)}/{len(texts)})"
             )
-        split = "test" if video_id in test_ids else "train"
         for index, (start, end, text) in enumerate(zip(starts, ends, texts)):
-            clips.append(make_clip(video_id, start, end, text, split, data_pickle, f"{item} clip {index}"))
+            clips.append(make_clip(video_id, start, end, text, splits[video_id], data_pickle, f"{item} clip {index}"))
     return clips
 
 

@@ -1,8 +1,10 @@
 """CrossTask action step localization with a trained TACo model (paper 5.2, Table 9).
 
 "We use our model to compute the similarity between each frame and the action step descriptions,
-which results in a score matrix"; the official dynamic program then places the steps in order and
-recall is computed per task and averaged (``crosstask_eval``).
+which results in a score matrix"; as in the official evaluation, the dynamic program places the steps
+in order on each second's log-softmax over the task's steps, and recall is computed per task and
+averaged (``crosstask_eval``). A test video without an annotation file is skipped (as the official
+code does) and logged.
 
 Which of TACo's scores: the early-stage one, x_t . y-bar_k, the video encoder's output token of
 second t dotted with step k's text [CLS] embedding (the per-frame form of Eq. 3's x-bar . y-bar).
@@ -20,6 +22,7 @@ when more remain, and the rest are tested; a task with no more videos than that 
 """
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -35,12 +38,15 @@ from taco.downstream.crosstask_eval import (
     crosstask_recall,
     ground_truth_matrix,
     step_localization_dp,
+    step_log_probabilities,
     video_hits,
 )
 from taco.features.store import FeatureStore
 from taco.text.prepare import prepare_text
 
 TRAIN_PER_TASK = 30  # training videos drawn per task by the official code
+
+logger = logging.getLogger("taco.crosstask")
 
 
 def draw_split(crosstask: CrossTask, seed: int, train_per_task: int = TRAIN_PER_TASK
@@ -85,19 +91,26 @@ def frame_step_scores(model, features: np.ndarray, steps: torch.Tensor, max_toke
 
 def localization_recall(crosstask: CrossTask, test: dict[str, list[str]],
                         scores_of: Callable[[str, str], np.ndarray], progress: bool = False) -> dict:
-    """Recall of the DP's placements under ``scores_of(task, video) -> (T, K)`` over the test videos:
-    ``{"per_task": {task: recall %}, "recall": mean over tasks}`` (``crosstask_recall``)."""
-    per_video = []
+    """Recall of the DP's placements on the log-softmax of ``scores_of(task, video) -> (T, K)`` over the
+    test videos: ``{"per_task": {task: recall %}, "recall": mean over tasks, "videos_without_annotations":
+    [...]}`` (``crosstask_recall``); a video without an annotation file is skipped and logged."""
+    per_video, unannotated = [], []
     pairs = [(task_id, video_id) for task_id, videos in test.items() for video_id in videos]
     for task_id, video_id in tqdm(pairs, desc="crosstask videos", disable=not progress):
+        if not crosstask.annotation_path(task_id, video_id).is_file():
+            logger.warning("CrossTask video '%s' of task '%s' has no annotation file %s: skipped, as the "
+                           "official evaluation does", video_id, task_id, crosstask.annotation_path(task_id, video_id))
+            unannotated.append(video_id)
+            continue
         num_steps = len(crosstask.tasks[task_id].steps)
         scores = np.asarray(scores_of(task_id, video_id))
         if scores.ndim != 2 or scores.shape[1] != num_steps:
             raise ValueError(f"scores of video '{video_id}' have shape {scores.shape}, task '{task_id}' "
                              f"has {num_steps} steps")
         truth = ground_truth_matrix(crosstask.annotations(task_id, video_id), len(scores), num_steps)
-        per_video.append((task_id, *video_hits(step_localization_dp(scores), truth)))
-    return crosstask_recall(per_video)
+        placement = step_localization_dp(step_log_probabilities(scores))
+        per_video.append((task_id, *video_hits(placement, truth)))
+    return {**crosstask_recall(per_video), "videos_without_annotations": unannotated}
 
 
 def evaluate_crosstask(run_dir: str | Path, root: str | Path, features: str | None = None, seed: int = 0,
@@ -127,7 +140,8 @@ def evaluate_crosstask(run_dir: str | Path, root: str | Path, features: str | No
 
         recall = localization_recall(crosstask, test, scores_of, progress)
         result = {**recall, "features": "+".join(store.types), "test_videos": test,
-                  "num_test_videos": sum(map(len, test.values())), "num_tasks": len(test),
+                  "num_test_videos": sum(map(len, test.values())) - len(recall["videos_without_annotations"]),
+                  "num_tasks": len(test),
                   "tasks_without_test_videos": sorted(set(crosstask.tasks) - set(test))}
         metrics = {"recall": recall["recall"], **{f"recall/{t}": r for t, r in recall["per_task"].items()}}
         return result, metrics

@@ -1,8 +1,10 @@
 """CrossTask action step localization (paper section 5.2): ordered step placement and recall.
 
-Per video, a (T seconds, K steps) score matrix between frames and step descriptions is decoded by
-a dynamic program that places every step once, in the task's order; a step is a hit when its
-predicted second lies inside its ground truth. Recall is pooled per task, then averaged over tasks.
+Per video, a (T seconds, K steps) score matrix between frames and step descriptions is turned into
+the official evaluation's cost, the negative log-softmax over the task's steps of each second
+(``step_log_probabilities`` is its negative), and decoded by a dynamic program that places every
+step once, in the task's order; a step is a hit when its predicted second lies inside its ground
+truth. Recall is pooled per task, then averaged over tasks.
 """
 from __future__ import annotations
 
@@ -10,6 +12,15 @@ import math
 from collections import defaultdict
 
 import numpy as np
+
+
+def step_log_probabilities(scores: np.ndarray) -> np.ndarray:
+    """Log-softmax of each second's scores over the task's K steps (axis 1): what the official DP
+    maximises (it minimises the negative). Raw scores would let a second whose scores are all high
+    outweigh the steps' relative preference within a second."""
+    scores = np.asarray(scores, dtype=np.float64)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def step_localization_dp(scores: np.ndarray) -> np.ndarray:
