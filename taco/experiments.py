@@ -311,6 +311,19 @@ def tables_of(run: Run) -> list[str]:
     return [table for table, rows in TABLES.items() if any(run in row.runs() for row in rows)]
 
 
+METHOD_TABLES = ("table3", "table4", "table11", "table12", "table13")
+"""Tables whose claims are about the method (losses, tokens, scores, sampling, depth): their runs are
+trained over the profile's ``method_seeds`` (more seeds resolve smaller effects)."""
+
+
+def run_seeds(profile: dict, run_id: str) -> list[int]:
+    """The seeds a run is trained (and evaluated) with: ``method_seeds`` for a run that a method-claim
+    table reads, else ``seeds``."""
+    if profile.get("method_seeds") and set(tables_of(Run.parse(run_id))) & set(METHOD_TABLES):
+        return list(profile["method_seeds"])
+    return list(profile["seeds"])
+
+
 ZERO_SHOT_SUFFIX = "zero_shot"
 
 
@@ -433,6 +446,14 @@ def selected_runs(profile: dict) -> list[Run]:
                 if _selected(run, allowed):
                     runs.setdefault(run)
     return list(runs)
+
+
+def runs_by_seeds(profile: dict) -> dict[tuple[int, ...], list[str]]:
+    """The profile's run ids grouped by the seeds they are trained with (``run_seeds``)."""
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for run in selected_runs(profile):
+        groups.setdefault(tuple(run_seeds(profile, run.id)), []).append(run.id)
+    return groups
 
 
 def unique_runs(profile: dict) -> list[str]:
@@ -603,6 +624,9 @@ def _check_semantics(profile: dict) -> list[str]:
             config_module.from_dict(deep_merge(profile.get("base") or {}, overrides))
         except config_module.ConfigError as err:
             problems.append(f"'datasets.{key}': {err}")
+    if not set(profile["seeds"]) <= set(profile.get("method_seeds") or profile["seeds"]):
+        problems.append(f"'method_seeds': {profile['method_seeds']} must include every seed of 'seeds' "
+                        f"{profile['seeds']} (runs shared between tables are paired by seed)")
     if profile["figure3"]["seed"] not in profile["seeds"]:
         problems.append(f"'figure3.seed': {profile['figure3']['seed']} is not one of the profile's seeds "
                         f"{profile['seeds']}")
@@ -643,7 +667,7 @@ def _check_semantics(profile: dict) -> list[str]:
     if problems:
         return problems
     for run in runs:
-        for seed in profile["seeds"]:
+        for seed in run_seeds(profile, run.id):
             try:
                 run_config(profile, run.id, seed)
             except ExperimentError as err:
@@ -700,7 +724,7 @@ def stats_config_name(release: str) -> str:
 
 def config_names(profile: dict) -> list[str]:
     """Every resolved config the profile's jobs read: one per run and seed, per text job, per statistics job."""
-    return ([config_name(run, seed) for run in unique_runs(profile) for seed in profile["seeds"]]
+    return ([config_name(run, seed) for run in unique_runs(profile) for seed in run_seeds(profile, run)]
             + [text_config_name(job) for job in text_runs(profile)]
             + [stats_config_name(release) for release in text_stats_releases(profile)])
 
@@ -787,7 +811,8 @@ def evaluations(profile: dict) -> list[tuple[str, int, str]]:
             for cell in row.cells.values():
                 if cell.evaluation == "train" or not _selected(cell.run, allowed):
                     continue
-                seeds = [profile["figure3"]["seed"]] if cell.evaluation == "figure3" else profile["seeds"]
+                seeds = ([profile["figure3"]["seed"]] if cell.evaluation == "figure3"
+                         else run_seeds(profile, cell.run.id))
                 for seed in seeds:
                     items.setdefault((cell.run.id, seed, cell.evaluation))
     return list(items)

@@ -89,7 +89,7 @@ def expected_items(profile: dict) -> dict[ItemKey, str]:
             for cell in row.cells.values():
                 if cell.evaluation not in experiments.RETRIEVAL_EVALUATIONS or cell.run not in selected:
                     continue
-                for seed in profile["seeds"]:
+                for seed in experiments.run_seeds(profile, cell.run.id):
                     key = (cell.run.id, seed, cell.evaluation)
                     if key not in expected:
                         expected[key] = experiments.evaluated_config(profile, cell.run.id, seed, cell.evaluation).hash()
@@ -211,7 +211,7 @@ def cell_result(cell: experiments.Cell, profile: dict, results: Results, selecte
     if cell.run not in selected:
         return CellResult(cell, [], {}, in_profile=False)
     seeds, absent, per_query = [], {}, {}
-    for seed in profile["seeds"]:
+    for seed in experiments.run_seeds(profile, cell.run.id):
         key = (cell.run.id, seed, cell.evaluation)
         if key in results.metrics:
             seeds.append(t2v_metrics(results.metrics[key], cell.score))
@@ -807,7 +807,7 @@ def training_curves(profile: dict, results_dir: Path, expected: Mapping[ItemKey,
     curves: Curves = {}
     for row in experiments.TABLES[CURVE_TABLE]:
         for column, cell in row.cells.items():
-            for seed in profile["seeds"]:
+            for seed in experiments.run_seeds(profile, cell.run.id):
                 config_hash = expected.get((cell.run.id, seed, "train"))
                 if config_hash is None:
                     continue

@@ -138,7 +138,7 @@ def table9_results(profile: dict, results_dir: Path) -> dict[str, tuple[list[dic
             if cell.run not in selected:
                 continue
             seeds, absent = [], {}
-            for seed in profile["seeds"]:
+            for seed in experiments.run_seeds(profile, cell.run.id):
                 path = result_path(results_dir, cell.run.id, seed, evaluation)
                 expected_hash = experiments.run_config(profile, cell.run.id, seed).hash()
                 if not path.is_file():

@@ -198,7 +198,7 @@ def test_resolved_config_names(smoke_profile):
 
 def test_evaluations_and_size_runs(default_profile, smoke_profile):
     items = experiments.evaluations(default_profile)
-    assert sorted(e for _, _, e in items).count("full_fusion") == 3 * 3      # Table 12's three models x 3 seeds
+    assert sorted(e for _, _, e in items).count("full_fusion") == 3 * 5      # Table 12's three models x 5 method seeds
     figure3 = [(run, seed) for run, seed, e in items if e == "figure3"]
     assert figure3 == [(TACO_YC2, 0), ("msrvtt_split1__r152+s3d_hm__v1__taco", 0)]
     assert experiments.size_runs(default_profile) == [f"youcook2__r152+s3d_hm__v{n}__taco" for n in (0, 1, 2, 4)]
@@ -210,7 +210,7 @@ def test_evaluations_and_size_runs(default_profile, smoke_profile):
 # --- profiles ----------------------------------------------------------------------------------
 
 def test_shipped_profiles_and_their_grids(default_profile, smoke_profile):
-    assert len(default_profile["seeds"]) == 3
+    assert len(default_profile["seeds"]) == 3 and len(default_profile["method_seeds"]) == 5
     smoke_runs = experiments.unique_runs(smoke_profile)
     # youcook2 x {r152+s3d_hm, s3d_hm} x {l3_random, taco} (4), l1 and l1_l3_cascade (2), s3d_hm v2 (1),
     # r152+s3d_hm v2 and v4 (Table 13, 2), ActivityNet (1); pretraining with four settings on S3D-HM and TACo
@@ -249,6 +249,7 @@ def test_profiles_given_with_configfile_are_not_changed_by_the_default(name, tmp
     merged = load("default")
     update_config(merged, copy.deepcopy(profile))
     if name == "paper":
+        (tmp_path / "annotations.json").write_text("{}")  # an empty dataset folder is refused
         for values in (profile, merged):
             values["data"]["paths"] = {k: str(tmp_path) for k in values["data"]["paths"]}
     experiments.check_profile(merged, "merged")
@@ -419,3 +420,18 @@ def test_figure3_command_ranks_test_segments_per_token_weight(tiny_run, tmp_path
     assert main(["figure3", "--run", str(tiny_run), "--queries", "2", "--seed", "3", "--top", "3",
                  "--out", str(again), "--quiet"]) == 0
     assert again.read_text() == out.read_text()      # the draw and the ranking are deterministic
+
+
+def test_method_table_runs_get_the_method_seeds(default_profile, smoke_profile):
+    method_runs = {run.id for table in experiments.METHOD_TABLES for row in experiments.TABLES[table]
+                   for run in row.runs()}
+    groups = experiments.runs_by_seeds(default_profile)
+    assert set(groups) == {(0, 1, 2), (0, 1, 2, 3, 4)}
+    assert set(groups[(0, 1, 2, 3, 4)]) == method_runs & set(experiments.unique_runs(default_profile))
+    # A Table 2 run that Table 3 also reads (TACo, R-152+S3D-HM) is trained with the method seeds.
+    assert experiments.run_seeds(default_profile, "msrvtt_split1__r152+s3d_hm__v1__taco") == [0, 1, 2, 3, 4]
+    assert experiments.run_seeds(default_profile, "youcook2__s3d_hm__v1__taco") == [0, 1, 2]
+    assert list(experiments.runs_by_seeds(smoke_profile)) == [tuple(smoke_profile["seeds"])]  # no method_seeds
+    bad = {**default_profile, "method_seeds": [3, 4]}
+    with pytest.raises(ExperimentError, match="'method_seeds'"):
+        experiments.check_profile(bad, "test")

@@ -164,7 +164,8 @@ def test_metric_value_and_labels():
 def profile_path(tmp_path) -> Path:
     """The smoke profile restricted to the YouCook2 ablation runs, three seeds."""
     values = yaml.safe_load((REPO / "params" / "smoke.yaml").read_text())
-    values.update(seeds=SEEDS, grid={"datasets": ["youcook2"], "features": ["r152+s3d_hm"], "video_layers": [1],
+    values.update(seeds=SEEDS, method_seeds=SEEDS,
+                  grid={"datasets": ["youcook2"], "features": ["r152+s3d_hm"], "video_layers": [1],
                                      "settings": SETTINGS})
     path = tmp_path / "profile.yaml"
     path.write_text(yaml.safe_dump(values))

@@ -15,6 +15,7 @@ PROFILE = experiments.check_profile(config, "the snakemake config (params profil
 
 PYTHON = sys.executable
 SEEDS = PROFILE["seeds"]
+ALL_SEEDS = sorted(set(SEEDS) | set(PROFILE.get("method_seeds") or []))
 RUNS = experiments.unique_runs(PROFILE)
 TEXT_JOBS = list(experiments.text_runs(PROFILE))
 TEXT_STATS_RELEASES = experiments.text_stats_releases(PROFILE)
@@ -34,7 +35,7 @@ def one_of(values):
 
 wildcard_constraints:
     run_id=one_of(RUNS),
-    seed=one_of(SEEDS),
+    seed=one_of(ALL_SEEDS),
     text_job=one_of(TEXT_JOBS),
     release=one_of(TEXT_STATS_RELEASES),
     config_name=one_of(experiments.config_names(PROFILE)),
@@ -77,7 +78,7 @@ def all_data_inputs():
 
 
 def all_run_metrics():
-    return [experiments.run_metrics_path(run, seed) for run in RUNS for seed in SEEDS]
+    return [experiments.run_metrics_path(run, seed) for run in RUNS for seed in experiments.run_seeds(PROFILE, run)]
 
 
 def as_yaml(values):

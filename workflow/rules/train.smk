@@ -2,15 +2,19 @@
 # seeds in one job (one process: imports and data are loaded once; the grid's runs fill the cores).
 
 
+def seeds_of(run_id):
+    return experiments.run_seeds(PROFILE, run_id)
+
+
 def pretrained_metrics(wildcards):
     """A finetuned run waits for its pretraining run (each seed starts from that seed's best.pt)."""
     pretrained = experiments.Run.parse(wildcards.run_id).pretrained
-    return [experiments.run_metrics_path(pretrained.id, seed) for seed in SEEDS] if pretrained else []
+    return [experiments.run_metrics_path(pretrained.id, seed) for seed in seeds_of(pretrained.id)] if pretrained else []
 
 
 def train_arguments(wildcards):
     return " ".join(f"--config {shlex.quote(experiments.config_path(experiments.config_name(wildcards.run_id, seed)))}"
-                    f" --out {shlex.quote(work_dir(wildcards.run_id, seed))}" for seed in SEEDS)
+                    f" --out {shlex.quote(work_dir(wildcards.run_id, seed))}" for seed in seeds_of(wildcards.run_id))
 
 
 def copy_metrics(wildcards):
@@ -18,32 +22,42 @@ def copy_metrics(wildcards):
     return " && ".join(
         f"cp {shlex.quote(work_dir(wildcards.run_id, seed))}/metrics.json {shlex.quote(target)}.tmp"
         f" && mv {shlex.quote(target)}.tmp {shlex.quote(target)}"
-        for seed in SEEDS for target in [experiments.run_metrics_path(wildcards.run_id, seed)])
+        for seed in seeds_of(wildcards.run_id) for target in [experiments.run_metrics_path(wildcards.run_id, seed)])
 
 
-rule train:
-    """Train (or resume) one run over every seed; a killed job resumes each seed from its checkpoint."""
-    input:
-        configs=lambda w: [experiments.config_path(experiments.config_name(w.run_id, seed)) for seed in SEEDS],
-        text=lambda w: experiments.text_marker_path(experiments.text_job(w.run_id)),
-        data=lambda w: data_inputs(experiments.Run.parse(w.run_id).dataset),
-        pretrained=pretrained_metrics,
-        code=experiments.cli_dependencies("taco.train"),
-    output:
-        [experiments.run_metrics_path("{run_id}", seed) for seed in SEEDS],
-    params:
-        configs=lambda w: [experiments.run_config(PROFILE, w.run_id, seed).to_dict() for seed in SEEDS],
-        arguments=train_arguments,
-        copy_out=copy_metrics,
-        mlflow=MLFLOW_FLAG,
-    log:
-        f"{LOGS}/train/{{run_id}}.log",
-    benchmark:
-        f"{BENCHMARKS}/train/{{run_id}}.tsv"
-    resources:
-        gpu=1,
-    shell:
-        "{PYTHON:q} -m taco train {params.arguments} --quiet {params.mlflow} > {log:q} 2>&1 && {params.copy_out}"
+# One rule per seed list (outputs cannot depend on the run): `train` for the profile's seeds,
+# `train_method_seeds` for the runs of the method-claim tables when the profile sets method_seeds.
+for seeds, run_ids in experiments.runs_by_seeds(PROFILE).items():
+
+    rule:
+        """Train (or resume) one run over every seed; a killed job resumes each seed from its checkpoint."""
+        name:
+            "train" if list(seeds) == SEEDS else "train_method_seeds"
+        wildcard_constraints:
+            run_id=one_of(run_ids),
+        input:
+            configs=lambda w: [experiments.config_path(experiments.config_name(w.run_id, seed))
+                               for seed in seeds_of(w.run_id)],
+            text=lambda w: experiments.text_marker_path(experiments.text_job(w.run_id)),
+            data=lambda w: data_inputs(experiments.Run.parse(w.run_id).dataset),
+            pretrained=pretrained_metrics,
+            code=experiments.cli_dependencies("taco.train"),
+        output:
+            [experiments.run_metrics_path("{run_id}", seed) for seed in seeds],
+        params:
+            configs=lambda w: [experiments.run_config(PROFILE, w.run_id, seed).to_dict() for seed in seeds_of(w.run_id)],
+            arguments=train_arguments,
+            copy_out=copy_metrics,
+            mlflow=MLFLOW_FLAG,
+        log:
+            f"{LOGS}/train/{{run_id}}.log",
+        benchmark:
+            f"{BENCHMARKS}/train/{{run_id}}.tsv"
+        threads: 1  # one compute thread per job (python -m taco); parallelism comes from running jobs side by side
+        resources:
+            gpu=1,
+        shell:
+            "{PYTHON:q} -m taco train {params.arguments} --quiet {params.mlflow} > {log:q} 2>&1 && {params.copy_out}"
 
 
 rule train_all:
