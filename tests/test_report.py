@@ -166,7 +166,7 @@ def profile_path(tmp_path) -> Path:
     values = yaml.safe_load((REPO / "params" / "smoke.yaml").read_text())
     values.update(seeds=SEEDS, method_seeds=SEEDS,
                   grid={"datasets": ["youcook2"], "features": ["r152+s3d_hm"], "video_layers": [1],
-                                     "settings": SETTINGS})
+                        "settings": SETTINGS})
     path = tmp_path / "profile.yaml"
     path.write_text(yaml.safe_dump(values))
     return path
