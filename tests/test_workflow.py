@@ -78,6 +78,9 @@ def test_dry_run_of_the_smoke_profile_lists_the_grid(repo):
         "prepare_text": text_jobs, "text_stats": releases, "train": SMOKE_RUNS,   # a job trains a run's seeds
         "evaluate_retrieval": retrieval_evaluations, "crosstask": SMOKE_SEEDS, "coin": 2 * SMOKE_SEEDS,
         "figure3": 1, "model_size": 1, "effective_profile": 1, "report": 1, "all": 1,
+        # the model-free probe once per (test set, features) of the retrieval cells: YouCook2 and
+        # ActivityNet with both feature types, zero-shot YouCook2 and MSR-VTT split2 with S3D-HM
+        "probe": 6,
     }
     smoke = experiments.load_profile(ROOT / "params" / "smoke.yaml")
     trained = {w["run_id"] for rule, w in jobs if rule == "train"}
