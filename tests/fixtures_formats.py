@@ -1,4 +1,4 @@
-"""Fabricate tiny dataset releases laid out exactly as the real ones (shared/formats.md).
+"""Fabricate tiny dataset releases laid out exactly as the real ones (docs/data_formats.md).
 
 Each ``write_*`` writes the release's files under ``root`` with their real names, keys, headers
 (or lack of one) and value types, and returns what a correct loader must find: per split, the
