@@ -910,7 +910,7 @@ def cli_dependencies(*modules: str) -> list[str]:
 
 PAPER_VIDEO_TOKENS = 48
 PAPER_TEXT_TOKENS = 30
-PAPER_VIDEO_DIM = 2048 + 1024        # R-152 + S3D-HM (formats.md), Table 13's features
+PAPER_VIDEO_DIM = 2048 + 1024        # R-152 + S3D-HM (docs/data_formats.md), Table 13's features
 PAPER_HIDDEN = 768                   # BERT-base
 PAPER_HEADS = 12
 PAPER_FUSION_LAYERS = 2

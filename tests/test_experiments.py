@@ -394,7 +394,7 @@ def test_model_size_command_counts_the_trained_model(tiny_run, tmp_path):
     ours = sizes["runs"]["tiny"]
     saved = torch.load(tiny_run / "best.pt", map_location="cpu", weights_only=False)
     assert ours["trainable_params"] == sum(t.numel() for t in saved["model"].values())  # every weight trains
-    assert ours["frozen_text_backbone_params"] == pytest.approx(22.7e6, rel=0.01)       # MiniLM-L6 (formats.md)
+    assert ours["frozen_text_backbone_params"] == pytest.approx(22.7e6, rel=0.01)  # MiniLM-L6 (docs/data_formats.md)
     assert ours["params"] == ours["trainable_params"] + ours["frozen_text_backbone_params"]
     assert ours["macs"] * 2 == ours["flops"] and sizes["paper"]["0"]["video_layers"] == 0
     assert not list(tmp_path.glob(".*.tmp"))

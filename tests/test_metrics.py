@@ -8,7 +8,7 @@ from taco.metrics import retrieval_metrics, summarize_over_seeds
 
 
 def peer_compute_metrics(x: np.ndarray) -> dict[str, float]:
-    """Reference: the UniVL / MIL-NCE protocol as formats.md describes it (positives on the diagonal).
+    """Reference: the UniVL / MIL-NCE protocol as docs/data_formats.md describes it (positives on the diagonal).
 
     rank = 0-based position of the diagonal entry in its row sorted descending;
     R@K = mean(rank < K); MR = median(rank) + 1; mean rank = mean(rank) + 1.

@@ -1,4 +1,4 @@
-"""Feature store: clip rows (formats.md), token sampling, multi-rate alignment, padding, errors."""
+"""Feature store: clip rows (docs/data_formats.md), token sampling, multi-rate alignment, padding, errors."""
 import pickle
 
 import numpy as np

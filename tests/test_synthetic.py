@@ -1,6 +1,6 @@
 """The synthetic world: real release formats, determinism, feature rates, grammar, skew, hard negatives.
 
-Formats are checked by parsing the files with json/csv against formats.md, not with the loaders;
+Formats are checked by parsing the files with json/csv against docs/data_formats.md, not with the loaders;
 one test at the end also runs the project's loaders on the same files.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from taco.data.synthetic.world import (
     FEATURE_TYPES, Appearance, ConceptSpace, LatentVideo, task_book, vary_task,
 )
 
-RATES = {"r152": 1.0, "i3d_x101": 1.5, "s3d_hm": 1.0}  # formats.md: features per second
+RATES = {"r152": 1.0, "i3d_x101": 1.5, "s3d_hm": 1.0}  # docs/data_formats.md: features per second
 
 
 def _tree_digest(root: Path) -> str:

@@ -3,7 +3,7 @@
 "Action segmentation does not rely on texts, and thus can be used to evaluate the learned video
 representation": a linear classifier over the video encoder's output tokens (1 token per second)
 labels every second with a step class or background (0). Protocol of VideoCLIP's public code
-(formats.md): trained on the training videos over 32-second windows every 8 s; tested over
+(docs/data_formats.md): trained on the training videos over 32-second windows every 8 s; tested over
 windows every 16 s whose logits are averaged where they overlap; frame accuracy pooled over all
 test seconds, background included (``coin_eval``). ``linear_probe`` trains the head only (the
 encoder frozen, in eval mode); ``finetune`` trains the encoder too. Adam, seeded batches; the

@@ -1,6 +1,6 @@
 """COIN action segmentation (paper section 5.2): per-second labels, sliding windows, frame accuracy.
 
-Protocol of VideoCLIP's public code (formats.md): labels per second from floor(start) to ceil(end),
+Protocol of VideoCLIP's public code (docs/data_formats.md): labels per second from floor(start) to ceil(end),
 0 = background; a classifier runs over windows of the video whose logits are averaged where windows
 overlap; frame accuracy = 1 - wrong seconds / all seconds, pooled over test videos, background included.
 """

@@ -16,7 +16,7 @@ in windows of at most ``data.max_video_tokens`` seconds (its position limit); st
 through the model's text path prepared exactly as training captions are (``prepare_text``, and in
 frozen mode the cached pretrained text features).
 
-Test videos (official protocol, formats.md): per primary task, the videos of ``videos.csv`` not in
+Test videos (official protocol, docs/data_formats.md): per primary task, the videos of ``videos.csv`` not in
 ``videos_val.csv``; ``train_per_task`` (30) of them are drawn at random (seeded) as training videos
 when more remain, and the rest are tested; a task with no more videos than that has no test video.
 """

@@ -1,6 +1,6 @@
 """Video feature extraction: video files -> one (T, D) float16 array per video (the DAG's first stage).
 
-Each feature type follows the public extractors (formats.md, "Pre-extracted video features"):
+Each feature type follows the public extractors (docs/data_formats.md, "Pre-extracted video features"):
 
 - ``r152``: ResNet-152, 1 frame/s, shorter side 224, no crop, pixels /255 then ImageNet mean/std;
   one 2048-d row per frame.

@@ -1,7 +1,7 @@
 """ResNet-152 (He et al., ImageNet) in plain torch, with torchvision's state_dict layout.
 
 Bottleneck blocks (1x1, 3x3 with the stride, 1x1 expanding 4x), blocks per layer 3/8/36/3; block 0
-of every layer has a ``downsample`` (1x1 conv + BN). The "R-152" features (formats.md) are the
+of every layer has a ``downsample`` (1x1 conv + BN). The "R-152" features (docs/data_formats.md) are the
 2048-d global average of the last stage, before ``fc``. The bottleneck and stage builders are
 shared with the 3D ResNeXt (``dims=3``, grouped middle conv).
 """

@@ -1,6 +1,6 @@
 """3D ResNeXt-101 (Hara et al., Kinetics-400; cardinality 32, shortcut type B) in plain torch.
 
-Layout as the released weights (formats.md): stem ``conv1`` 7x7x7 (temporal stride 1, spatial 2)
+Layout as the released weights (docs/data_formats.md): stem ``conv1`` 7x7x7 (temporal stride 1, spatial 2)
 + ``bn1`` + 3x3x3 max-pool (stride 2); four stages of bottlenecks whose grouped 3x3x3 conv is
 ``planes`` wide (128/256/512/1024 in ``cardinality`` groups) and whose output is 2x ``planes``;
 block 0 of every stage has a type-B (projection) shortcut ``downsample``; ``fc`` (400, 2048).

@@ -1,6 +1,6 @@
 """S3D-G (Xie et al.) as released by MIL-NCE (Miech et al.) in ``s3d_howto100m.pth``, in plain torch.
 
-The release's layout (formats.md): a space-to-depth stem ``conv1`` (a (2, 4, 4) conv over 24 =
+The release's layout (docs/data_formats.md): a space-to-depth stem ``conv1`` (a (2, 4, 4) conv over 24 =
 8 x 3 channels), ``conv_2b``, separable ``conv_2c``, a ``gating`` block, inception blocks
 ``mixed_{3b..5c}`` with branches ``conv_b0, conv_b1_a, conv_b1_b, conv_b2_a, conv_b2_b, conv_b3_b``
 and self-gating ``gating_b{0..3}``, then ``fc`` (1024 -> 512). Separable 3x3x3 convs are a spatial

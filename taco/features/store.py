@@ -1,6 +1,6 @@
 """Pre-extracted video features on disk, read through memory maps.
 
-Layout (formats.md, "Pre-extracted video features"): ``<root>/features/<type>/<video_id>.npy``
+Layout (docs/data_formats.md, "Pre-extracted video features"): ``<root>/features/<type>/<video_id>.npy``
 holds one (T, D) float16 array per video and feature type, rows L2-normalised. A clip
 [start, end] in seconds maps to rows ``int(start*rate) : int(end*rate)+1``. Several types (the
 paper's "R-152 + S3D" inputs) are aligned to the first type's time axis and concatenated along D.
@@ -45,7 +45,7 @@ def feature_path(root: str | Path, feature_type: str, video_id: str) -> Path:
 def clip_rows(start: float, end: float, rate: float, length: int, max_tokens: int) -> np.ndarray:
     """Row indices of the clip [start, end] s in a video of ``length`` rows at ``rate`` rows/s.
 
-    The rows are ``int(start*rate) : int(end*rate)+1`` (formats.md), clamped to the video's length.
+    The rows are ``int(start*rate) : int(end*rate)+1`` (docs/data_formats.md), clamped to the video's length.
     When that gives more than ``max_tokens`` rows they are reduced by evenly spaced sampling:
     ``round(linspace(first, last, max_tokens))``, which keeps the first and last row and whole
     frames. Unlike average pooling it keeps per-frame peaks, which the token-level max over

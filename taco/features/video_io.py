@@ -1,6 +1,6 @@
 """Decode a video file into frames sampled at a fixed rate, resized and optionally center-cropped.
 
-The frame sampling follows the public feature extractors (formats.md, "Pre-extracted video
+The frame sampling follows the public feature extractors (docs/data_formats.md, "Pre-extracted video
 features"): frames are taken at times ``k / fps`` for ``k = 0 .. ceil(duration * fps) - 1``,
 each time getting the decoded frame nearest to it (the earlier one on a tie); the shorter side
 is then resized to a target length and, where asked, the center is cropped to a square.

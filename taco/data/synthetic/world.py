@@ -30,7 +30,7 @@ OPEN_PLACE_STRENGTH = 1.2  # the place of an open-domain video, visible througho
 
 @dataclass(frozen=True)
 class FeatureType:
-    """How one backbone sees the latent frame state (rows = rate * seconds, formats.md)."""
+    """How one backbone sees the latent frame state (rows = rate * seconds, docs/data_formats.md)."""
 
     name: str
     width: int

@@ -1,4 +1,4 @@
-"""One writer per release format (formats.md): the synthetic datasets' annotation files, byte for byte
+"""One writer per release format (docs/data_formats.md): the synthetic datasets' annotation files, byte for byte
 deterministic, each written whole or not at all (a temporary file in the same folder, then os.replace).
 
 The writers take plain records and check what the format requires (subsets, segment bounds, step
