@@ -54,13 +54,16 @@ def probe_data(wildcards):
 rule probe:
     """The model-free ridge probe on a table's test split and features (zero-shot: fitted on the pretraining corpus)."""
     input:
-        profile=f"{RESULTS}/profile.yaml",
+        # read for the probe's data settings only: those (config_hash) rerun it, not any profile edit
+        profile=ancient(f"{RESULTS}/profile.yaml"),
         data=probe_data,
         code=experiments.cli_dependencies("taco.data.synthetic.probe", "taco.experiments"),
     output:
         experiments.probe_path("{probe}"),
     wildcard_constraints:
         probe=one_of(probe.id for probe in PROBES),
+    params:
+        config_hash=lambda w: experiments.probe_hash(PROFILE, experiments.Probe.parse(w.probe)),
     log:
         f"{LOGS}/probe/{{probe}}.log",
     benchmark:
