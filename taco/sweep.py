@@ -30,6 +30,7 @@ import yaml
 
 from taco import config as config_module
 from taco import experiments
+from taco.atomic import write_json, write_text
 
 TOLERANCE = 0.03
 WARMUP_SHARE = 0.1
@@ -68,7 +69,9 @@ def plateau_steps(curve: dict[int, float], tolerance: float = TOLERANCE) -> int 
 
 def validation_rsum(result: dict) -> float:
     """Fused text-to-video R@1 + R@5 + R@10 of the selected checkpoint on the validation split."""
-    return sum(result["val"][f"fused/t2v_{key}"] for key in ("r1", "r5", "r10"))
+    from taco.train import SELECT_METRICS
+
+    return sum(result["val"][f"fused/{key}"] for key in SELECT_METRICS)
 
 
 def _train_one(job: tuple[dict, str, list[str], str]) -> float:
@@ -162,7 +165,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                    lambda jobs: run_jobs(profile, args.stage, jobs, args.overrides, args.workers))
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     combined = {**previous, args.stage: result}
-    from taco.atomic import write_json, write_text
     write_json(args.out, combined, indent=1, sort_keys=True)
     write_text(args.out.with_suffix(".md"), markdown(combined))
     print(markdown({args.stage: result}))
