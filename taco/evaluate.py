@@ -131,9 +131,10 @@ def evaluated_queries(num_texts: int, loss_cfg: LossConfig, eval_cfg: EvalConfig
 @torch.no_grad()
 def score_matrices(model, encoded: EncodedSet, loss_cfg: LossConfig, eval_cfg: EvalConfig,
                    progress: bool = False) -> dict[str, torch.Tensor]:
-    """Early, token, later and fused (N_t, N_v) score matrices of one encoded test set."""
-    early = global_scores(encoded.video, encoded.video_mask, encoded.text)
-    token = token_level_scores(encoded)
+    """Early, token, later and fused (N_t, N_v) score matrices of one encoded test set, in float32
+    also under bf16 autocast (bf16 scores would tie ranks)."""
+    early = global_scores(encoded.video, encoded.video_mask, encoded.text).float()
+    token = token_level_scores(encoded).float()
     scores = {"early": early, "token": token}
     prior_parts = ([early] if loss_cfg.use_l1 else []) + ([eval_cfg.token_weight * token] if loss_cfg.use_l2 else [])
     prior = sum(prior_parts) if prior_parts else None
@@ -144,14 +145,14 @@ def score_matrices(model, encoded: EncodedSet, loss_cfg: LossConfig, eval_cfg: E
             text_index = torch.arange(n_text, device=early.device).repeat_interleave(n_video)
             video_index = torch.arange(n_video, device=early.device).repeat(n_text)
             later = fusion_scores(model, encoded, text_index, video_index, eval_cfg.fusion_batch_size,
-                                  progress).view(n_text, n_video)
+                                  progress).float().view(n_text, n_video)
             scores["later"] = later
             scores["fused"] = later if prior is None else prior + later
         else:
             candidates = rerank_candidates(prior, eval_cfg.rerank_k)
             text_index, video_index = candidates.nonzero(as_tuple=True)
             pair_scores = fusion_scores(model, encoded, text_index, video_index, eval_cfg.fusion_batch_size,
-                                        progress)
+                                        progress).float()
             later = torch.zeros_like(early)
             later[text_index, video_index] = pair_scores
             fused = torch.zeros_like(early)

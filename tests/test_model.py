@@ -197,3 +197,28 @@ def test_first_token_fusion_equals_the_full_sequence_in_scores_losses_and_gradie
             assert torch.allclose(grad, fast_grads[name], atol=1e-5), name
     # every fusion parameter that the score reads gets a gradient on the fast path too
     assert all(f"fusion.{n}" in fast_grads for n, _ in fast.fusion.named_parameters())
+
+
+@pytest.mark.parametrize("fusion", ["rerank", "full"])
+def test_scores_under_bf16_autocast_are_float32_and_rank_like_float32(fusion):
+    """Evaluation under bf16 autocast (the GPU path) gives float32 score matrices (bf16 ones tie ranks)
+    whose fused scores match the float32 run up to bf16 rounding."""
+    from taco.config import EvalConfig
+    from taco.evaluate import EncodedSet, score_matrices
+
+    model = tiny()
+    g = torch.Generator().manual_seed(3)
+    n = 12
+    video, video_mask = torch.randn(n, 16, 10, generator=g), padded_masks([16, 4, 9] * 4, 16)
+    text, text_mask = torch.randn(n, 12, 384, generator=g), padded_masks([12, 3, 7] * 4, 12)
+    weights = torch.rand(n, 12, generator=g) * text_mask
+    cfg = EvalConfig(fusion=fusion, rerank_k=4)
+    results = []
+    for enabled in (False, True):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            x, y = model.encode_video(video, video_mask), model.encode_text(text, text_mask)
+            encoded = EncodedSet(y.float(), text_mask, weights, x.float(), video_mask)
+            results.append(score_matrices(model, encoded, LossConfig(), cfg))
+    plain, mixed = results
+    assert all(matrix.dtype == torch.float32 for matrix in mixed.values())
+    assert torch.allclose(mixed["fused"], plain["fused"], atol=0.1, rtol=0.05)
