@@ -75,15 +75,21 @@ def encode_split(model, data, split: str, batch_size: int = 256, device: str | t
     return EncodedSet(text, text_mask, token_weights, video, video_mask)
 
 
-def token_level_scores(encoded: EncodedSet, chunk: int = 64) -> torch.Tensor:
-    """sum_p w_ip s(x_j, y_i^p) for all pairs, computed ``chunk`` texts at a time: (N_t, N_v)."""
-    rows = []
-    for start in range(0, encoded.text.shape[0], chunk):
-        text = encoded.text[start:start + chunk]
-        weights = encoded.token_weights[start:start + chunk]
-        sims = token_scores(text, encoded.video, encoded.video_mask)
-        rows.append((sims * weights[:, :, None]).sum(1))
-    return torch.cat(rows)
+def token_level_scores(encoded: EncodedSet, chunk: int = 512) -> torch.Tensor:
+    """sum_p w_ip s(x_j, y_i^p) for all pairs (N_t, N_v). Only the tokens of interest (w_ip > 0) are
+    scored, ``chunk`` of them at a time against every video token in one matrix product: the others
+    add exactly 0, and padding and untagged words are most of a caption."""
+    text_ids, positions = encoded.token_weights.nonzero(as_tuple=True)
+    n_video, m, d = encoded.video.shape
+    video_tokens = encoded.video.reshape(n_video * m, d)
+    padding = ~encoded.video_mask
+    scores = encoded.text.new_zeros(encoded.text.shape[0], n_video)
+    for start in range(0, len(text_ids), chunk):
+        rows, cols = text_ids[start:start + chunk], positions[start:start + chunk]
+        sims = (encoded.text[rows, cols] @ video_tokens.T).view(len(rows), n_video, m)
+        best = sims.masked_fill(padding[None], float("-inf")).amax(dim=-1)
+        scores.index_add_(0, rows, (best * encoded.token_weights[rows, cols, None]).to(scores.dtype))
+    return scores
 
 
 def fusion_scores(model, encoded: EncodedSet, text_index: torch.Tensor, video_index: torch.Tensor,
