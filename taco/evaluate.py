@@ -76,18 +76,13 @@ def encode_split(model, data, split: str, batch_size: int = 256, device: str | t
 
 
 def token_level_scores(encoded: EncodedSet, chunk: int = 512) -> torch.Tensor:
-    """sum_p w_ip s(x_j, y_i^p) for all pairs (N_t, N_v). Only the tokens of interest (w_ip > 0) are
-    scored, ``chunk`` of them at a time against every video token in one matrix product: the others
-    add exactly 0, and padding and untagged words are most of a caption."""
+    """sum_p w_ip s(x_j, y_i^p) for all pairs (N_t, N_v), over the tokens of interest (w_ip > 0)
+    only, ``chunk`` of them at a time: the others add exactly 0."""
     text_ids, positions = encoded.token_weights.nonzero(as_tuple=True)
-    n_video, m, d = encoded.video.shape
-    video_tokens = encoded.video.reshape(n_video * m, d)
-    padding = ~encoded.video_mask
-    scores = encoded.text.new_zeros(encoded.text.shape[0], n_video)
+    scores = encoded.text.new_zeros(encoded.text.shape[0], encoded.video.shape[0])
     for start in range(0, len(text_ids), chunk):
         rows, cols = text_ids[start:start + chunk], positions[start:start + chunk]
-        sims = (encoded.text[rows, cols] @ video_tokens.T).view(len(rows), n_video, m)
-        best = sims.masked_fill(padding[None], float("-inf")).amax(dim=-1)
+        best = token_scores(encoded.text[rows, cols], encoded.video, encoded.video_mask)
         scores.index_add_(0, rows, (best * encoded.token_weights[rows, cols, None]).to(scores.dtype))
     return scores
 

@@ -26,11 +26,12 @@ def global_scores(video: torch.Tensor, video_mask: torch.Tensor, text: torch.Ten
     return text[:, 0] @ masked_mean(video, video_mask).T
 
 
-def token_scores(text: torch.Tensor, video: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
-    """s(x_j, y_i^p) of Eq. 4: max over the unmasked video tokens of x_j . y_i^p -> (K_text, n, K_video)."""
-    sims = torch.einsum("ipd,jtd->ipjt", text, video)
-    sims = sims.masked_fill(~video_mask[None, None], float("-inf"))
-    return sims.amax(dim=-1)
+def token_scores(tokens: torch.Tensor, video: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
+    """s(x_j, y_i^p) of Eq. 4 for a list of text tokens: max over the unmasked video tokens of
+    x_j . y_i^p, (T, d) x (K_video, m, d) -> (T, K_video), one matrix product."""
+    n_video, m, d = video.shape
+    sims = (tokens @ video.reshape(n_video * m, d).T).view(len(tokens), n_video, m)
+    return sims.masked_fill(~video_mask[None], float("-inf")).amax(dim=-1)
 
 
 def sentence_nce(scores: torch.Tensor, tau: float, rows: torch.Tensor, total: int) -> torch.Tensor:
@@ -39,16 +40,13 @@ def sentence_nce(scores: torch.Tensor, tau: float, rows: torch.Tensor, total: in
     return -logp.gather(1, rows[:, None]).sum() / total
 
 
-def token_nce(scores: torch.Tensor, weights: torch.Tensor, tau: float, rows: torch.Tensor,
+def token_nce(scores: torch.Tensor, weights: torch.Tensor, texts: torch.Tensor, tau: float,
               total: int) -> torch.Tensor:
-    """Eq. 4 with each token's NCE weighted by its sentence-normalised IDF weight.
-
-    ``scores`` (K_rows, n, K_video) are the token scores of the anchor texts ``rows``; ``weights``
-    (K_rows, n) are zero outside the tokens of interest, so a sentence without any adds exactly 0.
-    """
-    logp = F.log_softmax(scores / tau, dim=-1)
-    positive = logp.gather(2, rows[:, None, None].expand(-1, scores.shape[1], 1)).squeeze(2)
-    return -(weights * positive).sum() / total
+    """Eq. 4 over the tokens of interest, each token's NCE weighted by its sentence-normalised IDF
+    weight: ``scores`` (T, K_video) of tokens of the texts ``texts`` (T,), whose positive video has
+    the text's index. Other tokens have weight 0 and would add exactly 0."""
+    logp = F.log_softmax(scores / tau, dim=1)
+    return -(weights * logp.gather(1, texts[:, None]).squeeze(1)).sum() / total
 
 
 def cascade_negatives(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,9 +98,12 @@ class TacoLoss(nn.Module):
         scores = global_scores(video, video_mask, text)
         if cfg.use_l1:
             terms["l1"] = sentence_nce(scores, cfg.tau1, rows, total)
-        if cfg.use_l2:
-            tokens = token_scores(text, video, video_mask)  # (K_text, n, K_video)
-            terms["l2"] = token_nce(tokens[rows], token_weights[rows], cfg.tau2, rows, total)
+        if cfg.use_l2:  # only the tokens of interest (w > 0): the others add 0 to L2 and to the cascade
+            texts, positions = token_weights.nonzero(as_tuple=True)
+            tokens = token_scores(text[texts, positions], video, video_mask)  # (T, K_video)
+            anchor = (texts >= rows[0]) & (texts <= rows[-1])  # tokens of this rank's anchor texts
+            terms["l2"] = token_nce(tokens[anchor], token_weights[texts, positions][anchor], texts[anchor],
+                                    cfg.tau2, total)
         if cfg.use_l3:
             k = min(cfg.k_prime, total - 1)
             if cfg.negatives == "full":
@@ -111,8 +112,7 @@ class TacoLoss(nn.Module):
                 if cfg.negatives == "cascade":
                     combined = scores  # Sampling guided by the early-stage scores in use (3.3).
                     if cfg.use_l2:
-                        interest = (token_weights > 0).to(tokens.dtype)
-                        combined = scores + (tokens * interest[:, :, None]).sum(1)
+                        combined = scores.index_add(0, texts, tokens.to(scores.dtype))
                     videos_for_text, texts_for_video = cascade_negatives(combined, k)
                 else:
                     if generator is None:
