@@ -3,11 +3,14 @@
 1. Training step of the paper's ablation architecture (params/paper.yaml): BERT-base finetuned
    (12 layers, d=768; randomly initialised from its published config, since no weights can be
    downloaded, which leaves the arithmetic unchanged), 1 video layer and 2 fusion layers at d=768,
-   K=128 pairs, L1+L2+L3 with cascade hard negatives K'=8, bf16 autocast, fused Adam: steps/s, the
-   step's floating-point operations (torch's FLOP counter, forward and backward), achieved TFLOP/s
-   against the card's measured bf16 matrix-product rate, and peak memory.
-2. Fused evaluation (paper 3.4) of N texts x N videos with the same model: re-ranking each query's
-   top-k against every pair through the fusion layers, in bf16: time, TFLOP/s and peak memory.
+   K=128 pairs of r152+s3d_hm features, L1+L2+L3 with cascade hard negatives K'=8, bf16 autocast,
+   fused Adam: steps/s, the step's floating-point operations (torch's FLOP counter, forward and
+   backward), achieved TFLOP/s against the card's measured bf16 matrix-product rate, peak memory.
+   The same for the pretraining step (paper 4.3: batch 64, 4 video layers, S3D features).
+2. Fused evaluation (paper 3.4) of N texts x N videos with the ablation model: re-ranking each
+   query's top-k against every pair through the fusion layers, in bf16: time, TFLOP/s, peak memory.
+3. Feature extraction backbones (taco/features, full size, random weights, bf16 autocast as in
+   ``extract_video``): rows/s and video seconds/s on random frames (decoding not included).
 
 Usage: python scripts/benchmark_gpu.py [--n 1000] [--steps 30]
 """
@@ -24,11 +27,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from taco import losses
 from taco.config import EvalConfig, LossConfig, ModelConfig
 from taco.evaluate import EncodedSet, score_matrices
+from taco.features.extract import EXTRACTORS, _model_input
 from taco.model.taco_model import TacoModel
 from taco.train import build_optimizer
 
 VIDEO_TOKENS, TEXT_TOKENS, VOCAB = 48, 30, 30522       # paper 4.3 token counts; BERT's wordpiece vocabulary
-VIDEO_DIM = 2048 + 512                                 # r152 (2048) + S3D HowTo100M (512), concatenated
+FEATURE_DIMS = {"r152+s3d_hm": 2048 + 1024, "s3d_hm": 1024}   # ResNet-152 pool, S3D mixed_5c
 
 
 def matmul_ceiling(device, size=8192, repeats=10) -> float:
@@ -55,9 +59,9 @@ def bert_base_folder(path: str) -> str:
     return path
 
 
-def random_inputs(k, device, seed=0):
+def random_inputs(k, device, video_dim, seed=0):
     g = torch.Generator().manual_seed(seed)
-    video = torch.randn(k, VIDEO_TOKENS, VIDEO_DIM, generator=g)
+    video = torch.randn(k, VIDEO_TOKENS, video_dim, generator=g)
     video_mask = torch.arange(VIDEO_TOKENS)[None] < torch.randint(VIDEO_TOKENS // 2, VIDEO_TOKENS + 1, (k, 1), generator=g)
     tokens = torch.randint(1000, VOCAB, (k, TEXT_TOKENS), generator=g)
     text_mask = torch.arange(TEXT_TOKENS)[None] < torch.randint(8, TEXT_TOKENS + 1, (k, 1), generator=g)
@@ -67,10 +71,17 @@ def random_inputs(k, device, seed=0):
     return [t.to(device) for t in (video, video_mask, tokens, text_mask, weights)]
 
 
-def training(model, args, device, ceiling):
+def build(bert, video_layers, features, device):
+    cfg = ModelConfig(hidden_size=768, num_heads=12, video_layers=video_layers, fusion_layers=2, ffn_multiplier=4,
+                      dropout=0.1, norm_first=False, text_model=bert, text_mode="finetune", text_top_layers=0)
+    torch.manual_seed(0)
+    return TacoModel(cfg, FEATURE_DIMS[features], VIDEO_TOKENS, TEXT_TOKENS).to(device)
+
+
+def training(model, args, device, ceiling, k, features, title):
     loss_fn = losses.TacoLoss(LossConfig(k_prime=8))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-5, fused=True)
-    batches = [random_inputs(args.k, device, seed) for seed in range(4)]  # rotated: no cache-resident reuse
+    batches = [random_inputs(k, device, FEATURE_DIMS[features], seed) for seed in range(4)]  # no cache-resident reuse
 
     def step(i):
         video, video_mask, tokens, text_mask, weights = batches[i % len(batches)]
@@ -101,9 +112,9 @@ def training(model, args, device, ceiling):
         rounds.append((time.perf_counter() - start) / args.steps)
     per_step = statistics.median(rounds)
     peak = torch.cuda.max_memory_allocated() / 2 ** 30
-    print(f"\n## Training step, paper profile (K={args.k}, K'=8, BERT-base finetuned, d=768, 1 video / 2 fusion "
-          f"layers, bf16 autocast, fused Adam)")
-    print(f"last loss {float(loss):.4f}; {per_step * 1000:.1f} ms/step (median of {args.rounds} rounds of "
+    print(f"\n## {title}: K={k}, K'=8, {features}, BERT-base finetuned, d=768, "
+          f"{model.cfg.video_layers} video / 2 fusion layers, bf16 autocast, fused Adam")
+    print(f"last loss {float(loss.detach()):.4f}; {per_step * 1000:.1f} ms/step (median of {args.rounds} rounds of "
           f"{args.steps}; spread {min(rounds) * 1000:.1f}-{max(rounds) * 1000:.1f} ms)")
     print(f"| steps/s | GFLOP/step | achieved TFLOP/s | of measured bf16 peak | peak memory (GiB) |")
     print(f"|---:|---:|---:|---:|---:|")
@@ -113,7 +124,7 @@ def training(model, args, device, ceiling):
 
 def evaluation(model, args, device, ceiling):
     model.eval()
-    video, video_mask, tokens, text_mask, weights = random_inputs(args.n, device, seed=7)
+    video, video_mask, tokens, text_mask, weights = random_inputs(args.n, device, FEATURE_DIMS["r152+s3d_hm"], seed=7)
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
         x = model.encode_video(video, video_mask).float()
         y = model.encode_text(tokens, text_mask).float()
@@ -139,6 +150,30 @@ def evaluation(model, args, device, ceiling):
               f"{100 * flops / seconds / 1e12 / ceiling:.1f} % | {torch.cuda.max_memory_allocated() / 2 ** 30:.2f} |")
 
 
+def extraction(device, batches=5):
+    """Backbone throughput of each feature type at its default batch, on random uint8 frames."""
+    print("\n## Feature extraction backbones (bf16 autocast, random frames, decoding excluded)")
+    print("| feature type | input per row | rows/s | video seconds/s | peak memory (GiB) |\n|---|---|---:|---:|---:|")
+    for name, spec in EXTRACTORS.items():
+        torch.manual_seed(0)
+        net = spec.build_model().eval().to(device)
+        side = spec.crop or spec.shorter_side
+        shape = (spec.batch_size, spec.frames_per_row, side, side * (1 if spec.crop else 16) // (1 if spec.crop else 9), 3)
+        frames = torch.randint(0, 256, shape, dtype=torch.uint8, device=device)
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            net.features(_model_input(frames, spec))
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            for _ in range(batches):
+                net.features(_model_input(frames, spec))
+            torch.cuda.synchronize()
+        rows = spec.batch_size * batches / (time.perf_counter() - start)
+        print(f"| {name} | {spec.frames_per_row} x {shape[2]}x{shape[3]} | {rows:.0f} | {rows / spec.rows_per_second:.0f} | "
+              f"{torch.cuda.max_memory_allocated() / 2 ** 30:.2f} |")
+        del net
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--k", type=int, default=128)
@@ -155,14 +190,16 @@ def main():
     print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}; measured bf16 matrix product "
           f"(8192^3, random data): {ceiling:.0f} TFLOP/s")
     with tempfile.TemporaryDirectory() as folder:
-        cfg = ModelConfig(hidden_size=768, num_heads=12, video_layers=1, fusion_layers=2, ffn_multiplier=4,
-                          dropout=0.1, norm_first=False, text_model=bert_base_folder(folder), text_mode="finetune",
-                          text_top_layers=0)
-        torch.manual_seed(0)
-        model = TacoModel(cfg, VIDEO_DIM, VIDEO_TOKENS, TEXT_TOKENS).to(device)
-    print(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters")
-    training(model, args, device, ceiling)
+        bert = bert_base_folder(folder)
+        model = build(bert, 1, "r152+s3d_hm", device)
+        pretraining = build(bert, 4, "s3d_hm", device)
+    print(f"ablation model: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters")
+    training(model, args, device, ceiling, args.k, "r152+s3d_hm", "Training step (Tables 2-7, 11-14)")
     evaluation(model, args, device, ceiling)
+    del model
+    training(pretraining, args, device, ceiling, 64, "s3d_hm", "Pretraining step (HowTo100M, Table 8)")
+    del pretraining
+    extraction(device)
 
 
 if __name__ == "__main__":
