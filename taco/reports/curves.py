@@ -7,7 +7,7 @@ from pathlib import Path
 
 from taco import experiments
 from taco.metrics import summarize_over_seeds
-from taco.reports.inputs import ItemKey, ReportError
+from taco.reports.inputs import ItemKey, ReportError, in_results
 from taco.reports.markdown import COLUMN_NAMES, ReportContext, document, format_mean_std, markdown_table
 
 CURVES_TITLE = "Training curves: loss per step of each Table 3 setting"
@@ -42,8 +42,7 @@ def training_curves(profile: dict, results_dir: Path, expected: Mapping[ItemKey,
                 config_hash = expected.get((cell.run.id, seed, "train"))
                 if config_hash is None:
                     continue
-                log = Path(results_dir) / Path(experiments.run_work_dir(cell.run.id, seed, config_hash)).relative_to(
-                    experiments.RESULTS_DIR) / "train_log.jsonl"
+                log = in_results(results_dir, experiments.run_work_dir(cell.run.id, seed, config_hash)) / "train_log.jsonl"
                 if log.is_file():
                     for step, loss in read_train_log(log).items():
                         curves.setdefault(column, {}).setdefault(cell.run.setting, {}).setdefault(step, []).append(loss)

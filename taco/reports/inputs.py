@@ -23,8 +23,6 @@ from taco.paired import SeedQueries
 from taco.tracking import EXPERIMENT, latest_finished_runs
 
 PAPER_TABLES_PATH = Path(__file__).parent.parent / "paper_tables.yaml"
-TEXT_STATS_DIR = "text_stats"
-"""``<results>/text_stats/<dataset>.json``: written by ``python -m taco text-stats``, read by the report."""
 
 ItemKey = tuple[str, int, str]
 """(run id, seed, evaluation) of one measured result."""
@@ -62,10 +60,14 @@ def expected_items(profile: dict) -> dict[ItemKey, str]:
     return expected
 
 
+def in_results(results_dir: Path, path: str) -> Path:
+    """A path of ``taco.experiments`` (under ``results/``) under ``results_dir`` instead."""
+    return Path(results_dir) / Path(path).relative_to(experiments.RESULTS_DIR)
+
+
 def result_path(results_dir: Path, run_id: str, seed: int, evaluation: str) -> Path:
-    """The file of one result under ``results_dir`` (the layout of ``taco.experiments``)."""
-    relative = Path(experiments.evaluation_path(run_id, seed, evaluation)).relative_to(experiments.RESULTS_DIR)
-    return Path(results_dir) / relative
+    """The file of one result under ``results_dir``."""
+    return in_results(results_dir, experiments.evaluation_path(run_id, seed, evaluation))
 
 
 def read_json(path: Path) -> dict:
@@ -165,7 +167,7 @@ Probes = Mapping[experiments.Probe, ProbeResult | str]
 
 
 def probe_file(results_dir: Path, probe: experiments.Probe) -> Path:
-    return Path(results_dir) / Path(experiments.probe_path(probe.id)).relative_to(experiments.RESULTS_DIR)
+    return in_results(results_dir, experiments.probe_path(probe.id))
 
 
 def read_probes(profile: dict, results_dir: Path) -> dict[experiments.Probe, ProbeResult | str]:
@@ -183,11 +185,11 @@ def read_probes(profile: dict, results_dir: Path) -> dict[experiments.Probe, Pro
     return found
 
 
-def read_text_stats(text_stats_dir: Path) -> dict[str, dict]:
-    """dataset -> statistics, from ``<dir>/<dataset>.json`` files written by ``python -m taco text-stats``."""
+def read_text_stats(results_dir: Path) -> dict[str, dict]:
+    """dataset -> Table 10 and Figure 4 statistics, from the files written by ``python -m taco text-stats``."""
     found = {}
-    for dataset in ("youcook2", "msrvtt", "activitynet"):
-        path = Path(text_stats_dir) / f"{dataset}.json"
+    for dataset in experiments.TEXT_STATS_DATASETS:
+        path = in_results(results_dir, experiments.text_stats_path(dataset))
         if path.is_file():
             data = read_json(path)
             for key in ("captions", "statistics", "idf_curves"):
@@ -212,9 +214,5 @@ class ReportInputs:
     experiment: str = EXPERIMENT
 
     @property
-    def text_stats_dir(self) -> Path:
-        return self.results_dir / TEXT_STATS_DIR
-
-    @property
     def model_sizes_path(self) -> Path:
-        return self.results_dir / Path(experiments.MODEL_SIZES_PATH).relative_to(experiments.RESULTS_DIR)
+        return in_results(self.results_dir, experiments.MODEL_SIZES_PATH)

@@ -11,7 +11,7 @@ from taco import experiments
 from taco.reports.cells import CellResult, ProbeCheck, cell_result, check_against_probe
 from taco.reports.claims import (Claim, ClaimCheck, ComparisonCheck, RowRef, Summary, claim_verdict, comparison_verdict,
                                  median_mde, metric_value, paired_interval)
-from taco.reports.inputs import ProbeResult, Probes, Results, read_json, result_path
+from taco.reports.inputs import ProbeResult, Probes, Results, read_result, result_path
 from taco.reports.markdown import (COLUMN_NAMES, ReportContext, document, format_mean_std, format_paper, markdown_table,
                                    report_title)
 from taco.reports.verdicts import CLAIM_RULE, INTERVAL_HEADER, interval_cells, mde_statement, probe_section
@@ -32,6 +32,7 @@ def figure2_data(profile: dict, results: Results) -> Figure2:
 
 
 def seed_summary(result: CellResult, metric: str) -> Summary | None:
+    """Mean ± std over seeds of a metric (``rsum`` included) of a cell; None without results."""
     values = [metric_value(seed, metric) for seed in result.seeds]
     return Summary.of(values) if values else None
 
@@ -122,14 +123,10 @@ def table9_results(profile: dict, results_dir: Path) -> dict[str, tuple[list[dic
                 continue
             seeds, absent = [], {}
             for seed in experiments.run_seeds(profile, cell.run.id):
-                path = result_path(results_dir, cell.run.id, seed, evaluation)
-                expected_hash = experiments.run_config(profile, cell.run.id, seed).hash()
-                if not path.is_file():
-                    absent[seed] = "missing"
-                    continue
-                data = read_json(path)
-                if data.get("config_hash") != expected_hash:
-                    absent[seed] = f"stale (config {data.get('config_hash')}, expected {expected_hash})"
+                data = read_result(result_path(results_dir, cell.run.id, seed, evaluation),
+                                   experiments.run_config(profile, cell.run.id, seed).hash())
+                if isinstance(data, str):
+                    absent[seed] = data
                     continue
                 settings = profile["downstream"][experiments.DOWNSTREAM_RELEASES[evaluation]]
                 changed = sorted(key for key, value in settings.items() if data.get(key) != value)

@@ -47,7 +47,7 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> di
     against_probe = {table: probe_checks(data, probes) for table, data in tables.items()}
     fused = fused_below_best(results, experiments.unique_runs(profile))
     sizes = read_json(inputs.model_sizes_path) if inputs.model_sizes_path.is_file() else None
-    text_stats = read_text_stats(inputs.text_stats_dir)
+    text_stats = read_text_stats(inputs.results_dir)
     curves = training_curves(profile, inputs.results_dir, expected)
 
     selected = set(experiments.selected_runs(profile))
