@@ -183,7 +183,7 @@ def cmd_init_tracking(args) -> int:
 
 def cmd_text_stats(args) -> int:
     """Table 10 token counts and Figure 4 idf curves of a dataset's training captions, as JSON."""
-    from taco.report import text_statistics
+    from taco.reports.text_stats import text_statistics
     from taco.train import atomic_write_json
 
     stats = text_statistics(_load_config(args), samples=args.samples)
@@ -195,7 +195,8 @@ def cmd_text_stats(args) -> int:
 
 def cmd_report(args) -> int:
     """Every table and figure under ``--out``, from the metrics files or (``--from-mlflow``) from MLflow."""
-    from taco.report import ReportInputs, write_reports
+    from taco.reports.inputs import ReportInputs
+    from taco.reports.writer import write_reports
 
     inputs = ReportInputs(results_dir=args.runs.parent, from_mlflow=args.from_mlflow)
     index = write_reports(args.profile, inputs, args.out)

@@ -6,7 +6,7 @@ import pytest
 
 from taco import paired
 from taco.paired import SeedQueries, paired_difference, paired_ratio_difference
-from taco.report_claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, comparison_verdict
+from taco.reports.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, comparison_verdict
 
 
 def side(values_by_seed: dict[int, np.ndarray], queries: np.ndarray | None = None) -> dict[int, SeedQueries]:

@@ -32,7 +32,7 @@ rule report:
         probes=probe_files(),
         sizes=experiments.MODEL_SIZES_PATH,
         text_stats=[experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES],
-        code=experiments.cli_dependencies("taco.report"),
+        code=experiments.cli_dependencies("taco.reports.writer"),
     output:
         # `snakemake --report reports/report.html` collects these with the run statistics and the DAG
         [report(path, category="Reports") for path in REPORT_FILES],

@@ -36,7 +36,7 @@ rule text_stats:
     input:
         config=experiments.config_path(experiments.stats_config_name("{release}")),
         data=lambda w: data_inputs(experiments.TEXT_STATS_DATASETS[w.release]),
-        code=experiments.cli_dependencies("taco.report"),
+        code=experiments.cli_dependencies("taco.reports.text_stats"),
     output:
         experiments.text_stats_path("{release}"),
     params:

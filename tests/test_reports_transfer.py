@@ -1,4 +1,4 @@
-"""Figure 2 and Table 9 reports (``taco.report_transfer``) on hand-made results."""
+"""Figure 2 and Table 9 reports (``taco.reports.transfer``) on hand-made results."""
 from __future__ import annotations
 
 import itertools
@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taco import experiments, report, report_transfer
+from taco import experiments
 from taco.paired import SeedQueries
-from taco.report_claims import INCONCLUSIVE, MISSING, NOT_REPRODUCED, REPRODUCED
+from taco.reports import figures, inputs, transfer, verdicts
+from taco.reports.cells import CellResult
+from taco.reports.claims import INCONCLUSIVE, MISSING, NOT_REPRODUCED, REPRODUCED
+from taco.reports.markdown import ReportContext
 
 REPO = Path(__file__).resolve().parents[1]
-CONTEXT = report.ReportContext("2024-01-02", "abc1234", "default", "params/default.yaml", True, "metrics files")
+CONTEXT = ReportContext("2024-01-02", "abc1234", "default", "params/default.yaml", True, "metrics files")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -47,10 +50,10 @@ def cell(level: int, seeds) -> dict:
     return {"seeds": [seed_metrics(level, s) for s in seeds], "per_query": {s: seed_values(level, s) for s in seeds}}
 
 
-def figure2_data(seeds=(0, 1, 2)) -> report_transfer.Figure2:
+def figure2_data(seeds=(0, 1, 2)) -> transfer.Figure2:
     data = {}
     for index, row in enumerate(experiments.TABLES["figure2"]):
-        data[row.key["setting"]] = {column: report.CellResult(c, absent={}, in_profile=True,
+        data[row.key["setting"]] = {column: CellResult(c, absent={}, in_profile=True,
                                                               **cell(LEVELS[column][index], seeds))
                                     for column, c in row.cells.items()}
     return data
@@ -59,11 +62,11 @@ def figure2_data(seeds=(0, 1, 2)) -> report_transfer.Figure2:
 def test_figure2_rows_are_the_five_settings_in_order():
     data = figure2_data()
     assert list(data) == list(experiments.FIGURE2_SETTINGS)
-    assert all(set(cells) == set(report_transfer.FIGURE2_COLUMNS) for cells in data.values())
+    assert all(set(cells) == set(transfer.FIGURE2_COLUMNS) for cells in data.values())
 
 
 def test_figure2_checks_one_column_reproduced_the_other_reversed():
-    youcook2, msrvtt = report_transfer.figure2_checks(figure2_data())
+    youcook2, msrvtt = transfer.figure2_checks(figure2_data())
     assert youcook2.verdict == REPRODUCED and msrvtt.verdict == NOT_REPRODUCED
     assert "YouCook2" in youcook2.claim.description and "MSR-VTT" in msrvtt.claim.description
     settings = list(experiments.FIGURE2_SETTINGS)
@@ -87,7 +90,7 @@ def test_figure2_checks_single_seed_and_missing_cell():
         setattr(data["taco"]["youcook2"], key, value)
     data["l1"]["msrvtt"].seeds, data["l1"]["msrvtt"].per_query = [], {}      # no finished run
     data["l1"]["msrvtt"].absent = {0: "missing", 1: "missing", 2: "missing"}
-    youcook2, msrvtt = report_transfer.figure2_checks(data)
+    youcook2, msrvtt = transfer.figure2_checks(data)
     assert [c.verdict for c in youcook2.comparisons] == [REPRODUCED] * 4     # paired on the one common seed
     assert youcook2.comparisons[-1].interval.seeds == 1
     assert msrvtt.comparisons[0].interval is None and msrvtt.comparisons[0].verdict == MISSING
@@ -95,15 +98,15 @@ def test_figure2_checks_single_seed_and_missing_cell():
     for setting, level in (("l1_l3_random", 2), ("l1_l3_cascade", 3)):        # undo the reversal
         for key, value in cell(level, range(3)).items():
             setattr(data[setting]["msrvtt"], key, value)
-    msrvtt = report_transfer.figure2_checks(data)[1]
+    msrvtt = transfer.figure2_checks(data)[1]
     assert [c.verdict for c in msrvtt.comparisons] == [MISSING] + [REPRODUCED] * 3 and msrvtt.verdict == MISSING
 
 
 def test_figure2_png_is_a_png_even_with_missing_cells():
     data = figure2_data()
-    assert report_transfer.figure2_png(data).startswith(PNG_SIGNATURE)
+    assert figures.figure2_png(data).startswith(PNG_SIGNATURE)
     data["l1"]["msrvtt"].seeds = []
-    assert report_transfer.figure2_png(data).startswith(PNG_SIGNATURE)
+    assert figures.figure2_png(data).startswith(PNG_SIGNATURE)
 
 
 def test_render_figure2_shows_scores_metrics_verdicts_and_the_probe():
@@ -114,11 +117,11 @@ def test_render_figure2_shows_scores_metrics_verdicts_and_the_probe():
     probe = experiments.Probe("youcook2", "s3d_hm", zero_shot=True)
     # The probe's per-query R-sum is level 1's minus 5 (seed 0's values): l1 is below it, the others above.
     values = seed_values(1, 0)
-    probes = {probe: report.ProbeResult({"r1": 1.5, "r5": 2.5, "r10": 3.5, "mr": 7.0},
+    probes = {probe: inputs.ProbeResult({"r1": 1.5, "r5": 2.5, "r10": 3.5, "mr": 7.0},
                                         SeedQueries(values.queries, {**values.values, "r1": values.values["r1"] - 5}))}
-    checks = report_transfer.figure2_checks(data)
-    against = report_transfer.figure2_probe_checks(data, probes)
-    text = report_transfer.render_figure2(report.load_paper_tables(), CONTEXT, data, checks, probes, against)
+    checks = transfer.figure2_checks(data)
+    against = transfer.figure2_probe_checks(data, probes)
+    text = transfer.render_figure2(inputs.load_paper_tables(), CONTEXT, data, checks, probes, against)
     assert text.startswith("# Figure 2: Zero-shot YouCook2")
     assert "commit `abc1234`" in text and "![Figure 2](figure2.png)" in text
     for score, setting in enumerate(experiments.FIGURE2_SETTINGS, 1):
@@ -133,7 +136,7 @@ def test_render_figure2_shows_scores_metrics_verdicts_and_the_probe():
     assert "| l3_random | l1 | missing | 0 | 0 | — | missing runs |" in text
     assert "| l1_l3_cascade | l1_l3_random | -10.0 [-10.0, -10.0] | 3 | 12 | 0.0 | not reproduced |" in text
     assert "| taco | l1_l3_cascade | +10.0 [+10.0, +10.0] | 1 | 12 | 0.0 | reproduced |" in text
-    assert report.CLAIM_RULE in text
+    assert verdicts.CLAIM_RULE in text
     # Against the probe (YouCook2 only; the MSR-VTT probe is missing): seed s adds 3 s to every query.
     youcook2 = [c for c in against if c.column == "youcook2"]
     assert [c.interval.estimate for c in youcook2] == pytest.approx([5 - 10 + 3, 5 + 3, 5 + 10 + 3, 5 + 20 + 3, 5 + 30])
@@ -154,7 +157,7 @@ def profile() -> dict:
 
 
 def write_result(results: Path, run_id: str, seed: int, evaluation: str, data: dict) -> dict:
-    path = report.result_path(results, run_id, seed, evaluation)
+    path = inputs.result_path(results, run_id, seed, evaluation)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
     return data
@@ -185,7 +188,7 @@ def test_table9_results_and_report(profile, tmp_path):
     write_result(tmp_path, run_id, 1, "coin_finetune", {"config_hash": "cafe", "frame_accuracy": 1.0,
                                                         "background_only_accuracy": 40.0})
 
-    found = report_transfer.table9_results(profile, tmp_path)
+    found = transfer.table9_results(profile, tmp_path)
 
     def stale(seen: str, seed: int) -> str:
         return f"stale (config {seen}, expected {good[seed]})"
@@ -194,7 +197,7 @@ def test_table9_results_and_report(profile, tmp_path):
                      "coin_linear_probe": (probe, {2: "stale (downstream.coin: iterations)"}),
                      "coin_finetune": (finetune, {1: stale("cafe", 1), 2: "missing"})}
 
-    text = report_transfer.render_table9(report.load_paper_tables(), CONTEXT, found)
+    text = transfer.render_table9(inputs.load_paper_tables(), CONTEXT, found)
     assert text.startswith("# Table 9: CrossTask action step localization")
     # CrossTask 30, 34 -> 32.0 ± 2.8 (std sqrt 8); COIN probe 50, 56 -> 53.0 ± 4.2; finetune one seed -> 61.3.
     assert "| TACo | 42.5 | 68.4 | 32.0 ± 2.8 | 53.0 ± 4.2 | 61.3 |" in text
@@ -211,14 +214,14 @@ def test_table9_results_and_report(profile, tmp_path):
 
 
 def test_table9_without_results_or_outside_the_profile(profile, tmp_path):
-    found = report_transfer.table9_results(profile, tmp_path)
+    found = transfer.table9_results(profile, tmp_path)
     assert found == {evaluation: ([], {0: "missing", 1: "missing", 2: "missing"})
                      for evaluation in ("crosstask", "coin_linear_probe", "coin_finetune")}
-    text = report_transfer.render_table9(report.load_paper_tables(), CONTEXT, found)
+    text = transfer.render_table9(inputs.load_paper_tables(), CONTEXT, found)
     assert "| TACo | 42.5 | 68.4 | missing | missing | missing |" in text
     assert "predicting background" not in text and "per task" not in text
     assert text.count(": missing\n") == 9
 
     no_pretraining = {**profile, "grid": {"datasets": ["youcook2"]}}
-    assert report_transfer.table9_results(no_pretraining, tmp_path) == {}
-    assert "Missing results" not in report_transfer.render_table9(report.load_paper_tables(), CONTEXT, {})
+    assert transfer.table9_results(no_pretraining, tmp_path) == {}
+    assert "Missing results" not in transfer.render_table9(inputs.load_paper_tables(), CONTEXT, {})

@@ -14,11 +14,14 @@ import pytest
 import yaml
 
 from taco import config as config_module
-from taco import experiments, report, report_claims
+from taco import experiments
 from taco.cli import main
 from taco.paired import Interval, SeedQueries, paired_difference
-from taco.report_claims import (INCONCLUSIVE, MISSING, NOT_REPRODUCED, REPRODUCED, Claim, check_claim, claim_verdict,
-                                comparison_verdict, row)
+from taco.reports import claims, inputs, tables, verdicts
+from taco.reports.cells import rsum_per_query
+from taco.reports.claims import (INCONCLUSIVE, MISSING, NOT_REPRODUCED, REPRODUCED, Claim, check_claim, claim_verdict,
+                                 comparison_verdict, row)
+from taco.reports.markdown import SYNTHETIC_NOTE, format_mean_std
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = [0, 1, 2]
@@ -85,44 +88,44 @@ def test_median_mde_reads_the_row_comparisons():
     paper = {r: {"r1": 3 - i, "r5": 0, "r10": 0} for i, r in enumerate((a, b, c))}
     check = check_claim(Claim("t", "a > b > c", ((a, b), (b, c), (a, c))), measured.get, paper.get)
     mdes = sorted(c.interval.mde for c in check.comparisons)
-    assert report_claims.median_mde([check]) == pytest.approx(mdes[1])
+    assert claims.median_mde([check]) == pytest.approx(mdes[1])
     assert all(c.interval.mde == pytest.approx(2.8 * c.interval.se) for c in check.comparisons)
 
 
 def test_claims_are_data_that_the_paper_supports():
-    paper_tables = report.load_paper_tables()
-    lookup = report.paper_lookup(paper_tables)
-    tables_with_claims = {claim.table for claim in report_claims.CLAIMS}
+    paper_tables = inputs.load_paper_tables()
+    lookup = tables.paper_lookup(paper_tables)
+    tables_with_claims = {claim.table for claim in claims.CLAIMS}
     assert tables_with_claims == {"table2", "table3", "table4", "table5", "table6", "table8", "table11", "table12",
                                   "table13"}
-    for claim in report_claims.CLAIMS:
-        check = report_claims.check_claim(claim, lambda ref: None, lookup)
+    for claim in claims.CLAIMS:
+        check = claims.check_claim(claim, lambda ref: None, lookup)
         assert check.paper_supports, f"the paper's numbers do not support '{claim.description}'"
         sides = [side for pair in claim.comparisons for side in pair]
         refs = [r for side in sides for r in ((side.numerator, side.denominator)
-                                               if isinstance(side, report_claims.RatioRef) else (side,))]
+                                               if isinstance(side, claims.RatioRef) else (side,))]
         for ref in refs:   # every row is one we reproduce
-            assert report.find_table_row(ref.table, lookup_row(paper_tables, ref)) is not None, ref.describe()
+            assert tables.find_table_row(ref.table, lookup_row(paper_tables, ref)) is not None, ref.describe()
 
 
 def test_a_ratio_claim_pairs_seeds_and_uses_the_published_ratio():
     """Table 8: zero-shot / finetuned R@1+R@5+R@10, YouCook2 vs MSR-VTT, by hand."""
-    claim = next(c for c in report_claims.CLAIMS if isinstance(c.comparisons[0][0], report_claims.RatioRef))
+    claim = next(c for c in claims.CLAIMS if isinstance(c.comparisons[0][0], claims.RatioRef))
     (better, worse), = claim.comparisons
     measured = {better.numerator: per_query({0: [6, 6], 1: [6, 6]}),
                 better.denominator: per_query({0: [12, 12], 1: [12, 12]}),   # ratio 0.5
                 worse.numerator: per_query({0: [3, 3, 3], 1: [3, 3, 3]}),
                 worse.denominator: per_query({0: [30, 30, 30], 1: [30, 30, 30]})}  # ratio 0.1
-    check = report_claims.check_claim(claim, measured.get, report.paper_lookup(report.load_paper_tables()))
+    check = claims.check_claim(claim, measured.get, tables.paper_lookup(inputs.load_paper_tables()))
     comparison = check.comparisons[0]
     assert (comparison.interval.estimate, comparison.interval.low, comparison.interval.high) == pytest.approx(
         (0.4, 0.4, 0.4))
     assert comparison.paper_better == pytest.approx((19.9 + 43.2 + 55.7) / (29.6 + 59.7 + 72.7))
     assert comparison.paper_worse == pytest.approx((9.8 + 25.0 + 33.4) / (24.8 + 52.1 + 64.0))
-    assert comparison.verdict == report_claims.REPRODUCED
+    assert comparison.verdict == claims.REPRODUCED
     measured[worse.denominator] = per_query({5: [30, 30, 30]})   # no seed in common with the others
-    assert report_claims.check_claim(claim, measured.get, report.paper_lookup(
-        report.load_paper_tables())).verdict == report_claims.MISSING
+    assert claims.check_claim(claim, measured.get, tables.paper_lookup(
+        inputs.load_paper_tables())).verdict == claims.MISSING
 
 
 def lookup_row(paper_tables: dict, ref) -> dict:
@@ -138,14 +141,14 @@ def test_claim_rejects_unknown_direction():
                                               ([0.25, 0.75], "0.5 ± 0.4"), ([42.0], "42.0")])
 def test_mean_std_formatting(values, text):
     mean, std = statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-    assert report.format_mean_std(mean, std, len(values)) == text
+    assert format_mean_std(mean, std, len(values)) == text
 
 
 def test_metric_value_and_labels():
-    assert report_claims.metric_value({"r1": 1.5, "r5": 2.0, "r10": 3.0}, "rsum") == 6.5
-    assert report_claims.metric_value({"mr": 4.0}, "mr") == 4.0
-    assert report_claims.metric_label("r10") == "R@10" and report_claims.metric_label("mr") == "MR"
-    assert report.t2v_metrics({"later/t2v_r1": 1.0, "later/v2t_r1": 2.0, "fused/t2v_r1": 3.0}, "later") == {"r1": 1.0}
+    assert claims.metric_value({"r1": 1.5, "r5": 2.0, "r10": 3.0}, "rsum") == 6.5
+    assert claims.metric_value({"mr": 4.0}, "mr") == 4.0
+    assert claims.metric_label("r10") == "R@10" and claims.metric_label("mr") == "MR"
+    assert inputs.t2v_metrics({"later/t2v_r1": 1.0, "later/v2t_r1": 2.0, "fused/t2v_r1": 3.0}, "later") == {"r1": 1.0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,7 +240,7 @@ def fabricated(profile_path, tmp_path):
     for key, (config_hash, metrics, entry) in items.items():
         write_item(results, key, config_hash, metrics, entry)
     for probe in experiments.probe_jobs(profile):
-        path = report.probe_file(results, probe)
+        path = inputs.probe_file(results, probe)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"config_hash": experiments.probe_hash(profile, probe),
                                     "metrics": {"probe/t2v_r1": 4.25, "probe/t2v_r5": 11.0, "probe/t2v_mr": 20.5},
@@ -267,7 +270,7 @@ def test_table_values_are_mean_and_sample_std_over_seeds(profile_path, fabricate
     run_report(profile_path, results, tmp_path / "reports")
     table3 = (tmp_path / "reports" / "table3.md").read_text()
     assert "Generated 2023-11-14 from commit" in table3 and "profile `smoke`" in table3
-    assert report.SYNTHETIC_NOTE in table3
+    assert SYNTHETIC_NOTE in table3
     run_id = "youcook2__r152+s3d_hm__v1__l1_l3_cascade"
     expected = []
     for metric in ("r1", "r5"):
@@ -352,8 +355,8 @@ def test_bad_result_file_is_named(profile_path, fabricated, tmp_path, capsys):
                  "--out", str(tmp_path / "reports")]) == 2
     assert str(item_path(results, *key)) in capsys.readouterr().err
     item_path(results, *key).write_text(json.dumps({"config_hash": items[key][0]}))
-    with pytest.raises(report.ReportError, match=r"metrics.json' has no 'test' key"):
-        report.results_from_files({key: items[key][0]}, results)
+    with pytest.raises(inputs.ReportError, match=r"metrics.json' has no 'test' key"):
+        inputs.results_from_files({key: items[key][0]}, results)
 
 
 def test_readme_indexes_every_report(profile_path, fabricated, tmp_path):
@@ -407,13 +410,13 @@ def test_reports_print_paired_verdicts_probe_rows_and_fused_below_stage(profile_
     out = tmp_path / "reports"
     readme = run_report(profile_path, results, out)
     table3 = (out / "table3.md").read_text()
-    assert report.CLAIM_RULE in table3 and "Minimum detectable effect of this report" in table3
+    assert verdicts.CLAIM_RULE in table3 and "Minimum detectable effect of this report" in table3
     # Table 3, L1+L3 (random) vs L1 alone: the interval printed is the paired bootstrap of the files' values.
     def side(run_id):
-        return {seed: report.seed_queries(items[(run_id, seed, "train")][2], "fused") for seed in SEEDS}
+        return {seed: inputs.seed_queries(items[(run_id, seed, "train")][2], "fused") for seed in SEEDS}
     interval = paired_difference(side("youcook2__r152+s3d_hm__v1__l1_l3_random"), side("youcook2__r152+s3d_hm__v1__l1"),
-                                 report.rsum_per_query)
-    cells = report.interval_cells(interval, comparison_verdict(interval))
+                                 rsum_per_query)
+    cells = verdicts.interval_cells(interval, comparison_verdict(interval))
     assert "| " + " | ".join(cells) + " |" in table3 and cells[1:3] == ["3", str(QUERIES)]
     # The probe row and its metrics.json key; every in-profile row is checked against it.
     assert table_row(table3, "YouCook2", "", "")[-1] == "probe (model-free): `youcook2__r152+s3d_hm`"
@@ -436,16 +439,16 @@ def test_reports_print_paired_verdicts_probe_rows_and_fused_below_stage(profile_
 
 
 def test_probe_labels_tell_a_columns_probes_apart():
-    paper_tables = report.load_paper_tables()
-    results = report.Results("test")
+    paper_tables = inputs.load_paper_tables()
+    results = inputs.Results("test")
     profile = experiments.load_profile(REPO / "params" / "default.yaml")
     probes = {probe: "missing" for probe in experiments.probe_jobs(profile)}
-    table8 = report.table_data("table8", paper_tables, profile, results, probes)
+    table8 = tables.table_data("table8", paper_tables, profile, results, probes)
     keys = {column: [p.key() for p in rows] for column, rows in table8.probes.items()}
     assert keys["youcook2"] == ["protocol=zero_shot,method=probe", "protocol=finetuned,video=s3d_hm,method=probe",
                                 "protocol=finetuned,video=r152+s3d_hm,method=probe"]
     assert keys["msrvtt"] == ["protocol=zero_shot,method=probe", "protocol=finetuned,method=probe"]
-    table6 = report.table_data("table6", paper_tables, profile, results, probes)
+    table6 = tables.table_data("table6", paper_tables, profile, results, probes)
     assert [p.key() for p in table6.probes["msrvtt"]] == ["split=split2,method=probe", "split=split1,method=probe"]
     assert [p.probe.zero_shot for p in table8.probes["youcook2"]] == [True, False, False]
 
@@ -472,7 +475,7 @@ def test_probe_command_writes_the_runs_format(tmp_path):
     for k in ("r1", "r5", "r10"):
         assert statistics.mean(values[k]) == pytest.approx(data["metrics"][f"probe/t2v_{k}"], abs=1e-3)
     assert statistics.median(values["rank"]) == pytest.approx(data["metrics"]["probe/t2v_mr"], abs=1e-3)
-    found = report.read_probes(profile, tmp_path / "results")
+    found = inputs.read_probes(profile, tmp_path / "results")
     assert found[probe].metrics["r1"] == data["metrics"]["probe/t2v_r1"]
     assert experiments.Probe.parse(probe.id) == probe
     assert experiments.Probe.parse("youcook2__s3d_hm__zero_shot") == experiments.Probe("youcook2", "s3d_hm", True)

@@ -1,6 +1,6 @@
 """Reports of the pretrained models that are not retrieval tables: Figure 2 (zero-shot retrieval after
 pretraining with each Table 3 loss setting) and Table 9 (CrossTask step localization, COIN
-segmentation). Table 8 is a retrieval table (``taco.report``)."""
+segmentation). Table 8 is a retrieval table (``taco.reports.tables``)."""
 from __future__ import annotations
 
 import math
@@ -8,12 +8,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from taco import experiments
-from taco.report import (CLAIM_RULE, COLUMN_NAMES, INTERVAL_HEADER, CellResult, ProbeCheck, ProbeResult, Probes, ReportContext,
-                         Results, _png_bytes, _pyplot, _read_json, cell_result, check_against_probe, document,
-                         format_mean_std, format_paper, interval_cells, markdown_table, mde_statement, probe_section,
-                         report_title, result_path)
-from taco.report_claims import (Claim, ClaimCheck, ComparisonCheck, RowRef, Summary, claim_verdict,
-                                comparison_verdict, median_mde, metric_value, paired_interval)
+from taco.reports.cells import CellResult, ProbeCheck, cell_result, check_against_probe
+from taco.reports.claims import (Claim, ClaimCheck, ComparisonCheck, RowRef, Summary, claim_verdict, comparison_verdict,
+                                 median_mde, metric_value, paired_interval)
+from taco.reports.inputs import ProbeResult, Probes, Results, read_result, result_path
+from taco.reports.markdown import (COLUMN_NAMES, ReportContext, document, format_mean_std, format_paper, markdown_table,
+                                   report_title)
+from taco.reports.verdicts import CLAIM_RULE, INTERVAL_HEADER, interval_cells, mde_statement, probe_section
 
 FIGURE2_METRIC = "rsum"
 FIGURE2_COLUMNS = ("youcook2", "msrvtt")
@@ -30,7 +31,8 @@ def figure2_data(profile: dict, results: Results) -> Figure2:
             for row in experiments.TABLES["figure2"]}
 
 
-def _summary(result: CellResult, metric: str) -> Summary | None:
+def seed_summary(result: CellResult, metric: str) -> Summary | None:
+    """Mean ± std over seeds of a metric (``rsum`` included) of a cell; None without results."""
     values = [metric_value(seed, metric) for seed in result.seeds]
     return Summary.of(values) if values else None
 
@@ -55,24 +57,6 @@ def figure2_checks(data: Figure2) -> list[ClaimCheck]:
                       tuple((c.better, c.worse) for c in comparisons), FIGURE2_METRIC)
         checks.append(ClaimCheck(claim, tuple(comparisons), claim_verdict([c.verdict for c in comparisons]), True))
     return checks
-
-
-def figure2_png(data: Figure2) -> bytes:
-    plt = _pyplot()
-    figure, axes = plt.subplots(1, len(FIGURE2_COLUMNS), figsize=(6 * len(FIGURE2_COLUMNS), 3.8), squeeze=False,
-                                layout="constrained")
-    for ax, column in zip(axes[0], FIGURE2_COLUMNS):
-        labels, means, stds = [], [], []
-        for setting, cells in data.items():
-            summary = _summary(cells[column], FIGURE2_METRIC)
-            labels.append(f"{SCORE_LABELS[setting]}\n{setting}")
-            means.append(summary.mean if summary else 0.0)
-            stds.append(summary.std if summary else 0.0)
-        ax.bar(range(len(labels)), means, yerr=stds, capsize=4, color="tab:blue")
-        ax.set_xticks(range(len(labels)), labels, fontsize=8)
-        ax.set_ylabel("zero-shot R@1+R@5+R@10 (mean ± std over seeds)")
-        ax.set_title(f"{COLUMN_NAMES.get(column, column)} zero-shot")
-    return _png_bytes(figure)
 
 
 def figure2_probe_checks(data: Figure2, probes: Probes) -> list[ProbeCheck]:
@@ -101,7 +85,7 @@ def render_figure2(paper_tables: dict, context: ReportContext, data: Figure2, ch
         line = [SCORE_LABELS[setting], f"`{setting}`"]
         for column in FIGURE2_COLUMNS:
             for metric in ("r1", "r5", "r10", "mr"):
-                summary = _summary(cells[column], metric)
+                summary = seed_summary(cells[column], metric)
                 line.append(format_mean_std(summary.mean, summary.std, summary.n) if summary else "missing")
         body.append(line)
     probe_line = ["probe (model-free), fitted on " + experiments.PRETRAIN_DATASET, "—"]
@@ -139,14 +123,10 @@ def table9_results(profile: dict, results_dir: Path) -> dict[str, tuple[list[dic
                 continue
             seeds, absent = [], {}
             for seed in experiments.run_seeds(profile, cell.run.id):
-                path = result_path(results_dir, cell.run.id, seed, evaluation)
-                expected_hash = experiments.run_config(profile, cell.run.id, seed).hash()
-                if not path.is_file():
-                    absent[seed] = "missing"
-                    continue
-                data = _read_json(path)
-                if data.get("config_hash") != expected_hash:
-                    absent[seed] = f"stale (config {data.get('config_hash')}, expected {expected_hash})"
+                data = read_result(result_path(results_dir, cell.run.id, seed, evaluation),
+                                   experiments.run_config(profile, cell.run.id, seed).hash())
+                if isinstance(data, str):
+                    absent[seed] = data
                     continue
                 settings = profile["downstream"][experiments.DOWNSTREAM_RELEASES[evaluation]]
                 changed = sorted(key for key, value in settings.items() if data.get(key) != value)
