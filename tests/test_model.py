@@ -97,6 +97,28 @@ def test_text_cache_is_keyed_by_caption_and_token_limit(tmp_path):
     assert np.allclose(first, direct.numpy(), atol=2e-2)  # float16 storage
 
 
+def test_text_cache_batches_by_length_and_keeps_each_captions_row(tmp_path):
+    """Captions are encoded in batches of similar length cut to their longest caption; every row
+    equals the padded forward pass of the frozen encoder, whatever the order they came in."""
+    from transformers import AutoModel
+    from taco.model.text_encoder import resolve_text_model
+
+    tok = load_tokenizer("minilm")
+    captions = ["a man is riding a bike down a long and winding mountain road at dusk", "stir",
+                "add the chopped onions to the pan", "cut", "a woman sings on a stage in front of a crowd"]
+    enc = tok(captions, padding="max_length", max_length=16, truncation=True, return_tensors="np")
+    cache = TextFeatureCache(tmp_path, "minilm", 16)
+    assert cache.add(captions, enc["input_ids"], enc["attention_mask"], batch_size=2, progress=False) == 5
+    bert = AutoModel.from_pretrained(resolve_text_model("minilm")).eval()
+    with torch.no_grad():
+        direct = bert(input_ids=torch.as_tensor(enc["input_ids"]),
+                      attention_mask=torch.as_tensor(enc["attention_mask"])).last_hidden_state
+    direct = (direct * torch.as_tensor(enc["attention_mask"])[..., None]).numpy()
+    cached = cache.get(captions, 16)
+    assert np.allclose(cached, direct, atol=2e-2)  # float16 storage
+    assert np.all(cached[enc["attention_mask"] == 0] == 0)
+
+
 def test_recomputed_fusion_gives_the_same_scores_and_gradients():
     model = tiny()
     model.fusion.dropout.p = 0.0

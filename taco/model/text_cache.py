@@ -85,18 +85,18 @@ class TextFeatureCache:
         from transformers import AutoModel
 
         model = AutoModel.from_pretrained(resolve_text_model(self.text_model)).eval()
-        chunks = []
+        lengths = np.asarray(attention_mask).sum(1)
+        todo.sort(key=lambda i: (lengths[i], i))  # batches of similar length, each cut to its longest caption
+        features = np.zeros((len(todo), max(self.max_length, input_ids.shape[1]), model.config.hidden_size),
+                            dtype=np.float16)
         with torch.no_grad():
             for start in tqdm(range(0, len(todo), batch_size), desc="text features", disable=not progress):
                 rows = todo[start:start + batch_size]
-                ids = torch.as_tensor(input_ids[rows], dtype=torch.long)
-                mask = torch.as_tensor(attention_mask[rows], dtype=torch.long)
+                length = max(int(lengths[rows].max()), 1)
+                ids = torch.as_tensor(input_ids[rows, :length], dtype=torch.long)
+                mask = torch.as_tensor(attention_mask[rows, :length], dtype=torch.long)
                 hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
-                chunks.append((hidden * mask.unsqueeze(-1)).to(torch.float16).numpy())
-        features = np.concatenate(chunks)
-        if features.shape[1] < self.max_length:
-            pad = self.max_length - features.shape[1]
-            features = np.pad(features, ((0, 0), (0, pad), (0, 0)))
+                features[start:start + len(rows), :length] = (hidden * mask.unsqueeze(-1)).to(torch.float16).numpy()
         self._write_shard([caption_key(captions[i]) for i in todo], features)
         return len(todo)
 
