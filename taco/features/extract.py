@@ -218,7 +218,10 @@ def video_files(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m taco.features.extract") -> int:
+PROG = "python -m taco.features.extract"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     from taco.cli import HelpFormatter
 
     parser = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
@@ -231,7 +234,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m taco.features
     parser.add_argument("--device", default="cpu", help="torch device of the network, e.g. cuda")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="rows per forward pass (unset: the extractor's own default)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     summary = extract_dataset(video_files(args.videos), args.out, args.type, args.weights, args.skip_errors,
                               device=args.device, batch_size=args.batch_size)

@@ -437,10 +437,12 @@ def generate(out_root: Path, profile: str = "default", seed: int = 0, progress: 
     return manifest
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m taco.data.synthetic.generate") -> int:
-    """The command line; an unknown ``--profile`` is a one-line error naming the known ones (exit 2)."""
-    from taco.data.synthetic.profiles import PROFILES
+PROG = "python -m taco.data.synthetic.generate"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     from taco.cli import HelpFormatter
+    from taco.data.synthetic.profiles import PROFILES
 
     parser = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
                                      description="Write the synthetic benchmark in the real release formats.")
@@ -449,7 +451,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m taco.data.synthet
                         help="size profile of the synthetic world (taco/data/synthetic/profiles.py)")
     parser.add_argument("--seed", default=0, type=int, help="seed of the world, its identities and features")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """The command line; an unknown ``--profile`` is a one-line error naming the known ones (exit 2)."""
+    args = build_parser(prog).parse_args(argv)
     try:
         get_profile(args.profile)
     except ValueError as err:
