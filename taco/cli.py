@@ -31,6 +31,7 @@ def cmd_train(args) -> int:
     together: the imports and the dataset are loaded once); a pair's data is reused by the next pair
     when their data settings agree. With MLflow, the pairs of one run id (config tag ``run_id``) are
     nested under one parent run (``taco.tracking.ParentRun``), which gets the mean over its seeds."""
+    from taco import distributed
     from taco.data.retrieval import RetrievalData
     from taco.tracking import ParentRun
     from taco.train import train
@@ -45,7 +46,8 @@ def cmd_train(args) -> int:
         if cfg.tags.get("run_id"):
             groups.setdefault(str(cfg.tags["run_id"]), []).append(index)
     parents = {run_id: ParentRun([args.out[i] for i in members], cfgs[members[0]].to_dict(), cfgs[members[0]].tags,
-                                 enabled=not args.no_mlflow)
+                                 enabled=not args.no_mlflow and distributed.rank() == 0
+                                 and os.environ.get("RANK", "0") == "0")
                for run_id, members in groups.items()}
     parent_of = {i: run_id for run_id, members in groups.items() for i in members}
     try:
