@@ -21,25 +21,59 @@ def _load_config(args) -> config_module.RunConfig:
     return config_module.load(args.config, args.overrides)
 
 
+def _recall_line(metrics: dict[str, float], score: str) -> str:
+    keys = [f"{score}/t2v_{k}" for k in ("r1", "r5", "r10")]
+    return (f"{score} R@1/5/10 " + "/".join(f"{metrics[k]:.1f}" for k in keys)) if all(k in metrics for k in keys) else ""
+
+
 def cmd_train(args) -> int:
     """Train each (--config, --out) pair in turn in this one process (the workflow trains a run's seeds
     together: the imports and the dataset are loaded once); a pair's data is reused by the next pair
-    when their data settings agree."""
+    when their data settings agree. With MLflow, the pairs of one run id (config tag ``run_id``) are
+    nested under one parent run (``taco.tracking.ParentRun``), which gets the mean over its seeds."""
+    from taco import distributed
     from taco.data.retrieval import RetrievalData
+    from taco.tracking import ParentRun
     from taco.train import train
 
+    log = logging.getLogger("taco.cli")
     configs = args.config or [None]
     if len(configs) != len(args.out):
         raise ValueError(f"give one --out per --config: got {len(configs)} configs and {len(args.out)} run directories")
-    data, data_key = None, None
-    for config_path, out in zip(configs, args.out):
-        cfg = config_module.load(config_path, args.overrides)
-        key = RetrievalData.settings_key(cfg)
-        if key != data_key:
-            data, data_key = RetrievalData(cfg, progress=not args.quiet), key
-        result = train(cfg, out, progress=not args.quiet, track=not args.no_mlflow, data=data)
-        metrics = result["test"] or result["val"]  # validation only for pretraining data (no test split)
-        print(json.dumps({k: metrics[k] for k in sorted(metrics) if k.startswith("fused/t2v")}, indent=1))
+    cfgs = [config_module.load(config_path, args.overrides) for config_path in configs]
+    groups: dict[str, list[int]] = {}
+    for index, cfg in enumerate(cfgs):
+        if cfg.tags.get("run_id"):
+            groups.setdefault(str(cfg.tags["run_id"]), []).append(index)
+    parents = {run_id: ParentRun([args.out[i] for i in members], cfgs[members[0]].to_dict(), cfgs[members[0]].tags,
+                                 enabled=not args.no_mlflow and distributed.rank() == 0
+                                 and os.environ.get("RANK", "0") == "0")
+               for run_id, members in groups.items()}
+    parent_of = {i: run_id for run_id, members in groups.items() for i in members}
+    try:
+        for run_id, parent in parents.items():
+            parent.start()
+            seeds = ", ".join(str(cfgs[i].optim.seed) for i in groups[run_id])
+            log.info("run %s: seeds %s%s", run_id, seeds, f"; MLflow parent run {parent.run_id} '{parent.name}' in "
+                     f"experiment '{parent.experiment}'" if parent.run_id else "")
+        data, data_key, results = None, None, {}
+        for index, (cfg, out) in enumerate(zip(cfgs, args.out)):
+            key = RetrievalData.settings_key(cfg)
+            if key != data_key:
+                data, data_key = RetrievalData(cfg, progress=not args.quiet), key
+            parent = parents.get(parent_of.get(index))
+            results[index] = train(cfg, out, progress=not args.quiet, track=not args.no_mlflow, data=data,
+                                   mlflow_parent=parent.run_id if parent else None, log_checkpoint=args.log_checkpoints)
+            run_id = parent_of.get(index)
+            if run_id is not None and all(i in results for i in groups[run_id]):
+                means = parents[run_id].finish_seeds([results[i] for i in groups[run_id]], step=cfg.optim.iterations)
+                split = "test" if any(k.startswith("test/") for k in means) else "val"
+                recall = _recall_line({k.removeprefix(f"{split}/"): v for k, v in means.items()}, cfg.eval.select_score)
+                log.info("run %s: mean over %d seeds: %s %s", run_id, len(groups[run_id]), split, recall or "-")
+    except BaseException:
+        for parent in parents.values():
+            parent.finish("FAILED")
+        raise
     return 0
 
 
@@ -170,10 +204,17 @@ DELEGATED = {
 
 def cmd_init_tracking(args) -> int:
     """Create the MLflow store and experiment once, before parallel jobs log to it."""
-    from taco.tracking import EXPERIMENT, init_tracking_store, tracking_uri
+    import yaml
+
+    from taco.tracking import experiment_name, init_tracking_store, tracking_uri
     from taco.train import atomic_write_json
 
-    record = {"tracking_uri": tracking_uri(), "experiment": EXPERIMENT, "experiment_id": init_tracking_store()}
+    profile = yaml.safe_load(args.profile.read_text()) if args.profile else {}
+    if not isinstance(profile, dict):
+        raise ValueError(f"params profile '{args.profile}' must hold a mapping")
+    experiment = experiment_name(profile.get("profile"))
+    record = {"tracking_uri": tracking_uri(), "experiment": experiment,
+              "experiment_id": init_tracking_store(experiment, profile.get("description") or None)}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(record, args.out)
@@ -246,17 +287,38 @@ def _add_downstream_args(parser: argparse.ArgumentParser, root_help: str) -> Non
     """The arguments CrossTask and COIN share: the run, the release, the seed and the output."""
     parser.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
     parser.add_argument("--root", type=Path, required=True, help=root_help)
-    parser.add_argument("--features", help="feature spec, e.g. r152+s3d_hm (default: the run's data.features)")
+    parser.add_argument("--features", help="feature spec, e.g. r152+s3d_hm (unset: the run's data.features)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the job's own draws (training videos, batches)")
     parser.add_argument("--out", type=Path, required=True, help="write the metrics JSON here")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+PROG = "python -m taco"
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default after its help (``(default: ...)``); unset values (None, an off flag, an
+    empty list) are not shown."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: ``usage: python -m taco <command>``, defaults shown."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="taco", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model into a run directory (resumes if it has a checkpoint)")
     p.add_argument("--config", type=Path, action="append",
@@ -265,27 +327,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value of every run, e.g. --set loss.negatives=random (repeatable)")
     p.add_argument("--out", type=Path, action="append", required=True, help="run directory, one per --config")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument("--log-checkpoints", action=argparse.BooleanOptionalAction, default=None,
+                   help="log each seed's best.pt as an MLflow artifact (unset: the profile's tracking.log_checkpoints, "
+                        "else no)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="retrieval metrics of a trained run on a split")
     p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
-    p.add_argument("--split", default="test", choices=["val", "test"])
+    p.add_argument("--split", default="test", choices=["val", "test"], help="split to evaluate")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override evaluation settings, e.g. --set eval.fusion=full")
-    p.add_argument("--out", type=Path, help="write the metrics JSON here")
+                   help="override evaluation settings, e.g. --set eval.fusion=full (repeatable)")
+    p.add_argument("--out", type=Path, help="write the metrics JSON here (with per-query values)")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("score", help="top-k retrieved segments for captions of a split (Figure 3)")
-    p.add_argument("--run", type=Path, required=True)
-    p.add_argument("--split", default="test", choices=["val", "test"])
+    p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
+    p.add_argument("--split", default="test", choices=["val", "test"], help="split whose segments are ranked")
     p.add_argument("--query", action="append", required=True, help="a caption of the split (repeatable)")
-    p.add_argument("--token-weight", type=float, nargs="+", default=[0.0, 0.1, 0.5])
-    p.add_argument("--top", type=int, default=5)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--token-weight", type=float, nargs="+", default=[0.0, 0.1, 0.5],
+                   help="test-time weights of the token-level score")
+    p.add_argument("--top", type=int, default=5, help="segments listed per query and weight")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value of the run (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_score)
 
     for name, (_, help_text) in DELEGATED.items():
@@ -295,10 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
     p.add_argument("--queries", type=int, default=2, help="number of test captions to draw")
     p.add_argument("--seed", type=int, default=0, help="seed of the draw")
-    p.add_argument("--token-weight", type=float, nargs="+", default=[0.0, 0.1, 0.5])
-    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--token-weight", type=float, nargs="+", default=[0.0, 0.1, 0.5],
+                   help="test-time weights of the token-level score")
+    p.add_argument("--top", type=int, default=5, help="segments listed per query and weight")
     p.add_argument("--out", type=Path, required=True, help="write the retrievals JSON here")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_figure3)
 
     p = sub.add_parser("model-size", help="parameters and FLOPs of trained runs and of the paper's architecture")
@@ -313,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prepare_text)
 
     p = sub.add_parser("init-tracking", help="create the MLflow store and experiment before parallel jobs start")
+    p.add_argument("--profile", type=Path,
+                   help="params profile: create its experiment taco-<profile>, its description as the note "
+                        "(unset: the experiment 'taco')")
     p.add_argument("--out", type=Path, help="write a JSON record of the store here (a workflow marker)")
     p.set_defaults(func=cmd_init_tracking)
 
@@ -345,9 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_downstream_args(p, "COIN folder (COIN.json and features/)")
     p.add_argument("--mode", choices=["linear_probe", "finetune"], default="linear_probe",
                    help="train the linear head only, or the video encoder too")
-    p.add_argument("--iterations", type=int, default=300)
+    p.add_argument("--iterations", type=int, default=300, help="training steps of the segmentation head")
     p.add_argument("--batch-size", type=int, default=16, help="32-second windows per step")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.set_defaults(func=cmd_coin)
     return parser
 
@@ -368,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in DELEGATED:
         import importlib
 
-        return importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:]) or 0
+        return importlib.import_module(DELEGATED[argv[0]][0]).main(argv[1:], prog=f"{PROG} {argv[0]}") or 0
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -187,10 +187,34 @@ def selection_score(metrics: dict, cfg: RunConfig) -> float:
     return sum(metrics[f"{cfg.eval.select_score}/{key}"] for key in SELECT_METRICS)
 
 
+def seed_summary(cfg: RunConfig, result: dict, run_dir: Path, mlflow_run_id: str | None = None) -> str:
+    """One log line of a trained seed: what was selected on validation and what it scored on test."""
+    selected = result.get("val") or {}
+    line = (f"seed {cfg.optim.seed}: best validation R-sum {selection_score(selected, cfg):.1f} "
+            f"({cfg.eval.select_score} t2v R@1+R@5+R@10) at step {result['best_step']} of "
+            f"{cfg.optim.iterations} -> {run_dir / 'best.pt'}" if selected else
+            f"seed {cfg.optim.seed}: no validation score -> {run_dir / 'best.pt'}")
+    test = result.get("test") or {}
+    score = cfg.eval.select_score
+    if all(f"{score}/t2v_{k}" in test for k in ("r1", "r5", "r10")):
+        line += "; test {} R@1/5/10 {:.1f}/{:.1f}/{:.1f}".format(
+            score, *(test[f"{score}/t2v_{k}"] for k in ("r1", "r5", "r10")))
+        if f"{score}/t2v_mr" in test:
+            line += f", median rank {test[f'{score}/t2v_mr']:g}"
+    elif not result.get("has_test_split", True):
+        line += "; no test split (pretraining data)"
+    line += f" (config {result['config_hash']}"
+    return line + (f", MLflow run {mlflow_run_id})" if mlflow_run_id else ")")
+
+
 def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: bool = True,
-          data: RetrievalData | None = None, evaluate_test: bool = True) -> dict:
+          data: RetrievalData | None = None, evaluate_test: bool = True, mlflow_parent: str | None = None,
+          log_checkpoint: bool | None = None) -> dict:
     """Train (or resume) into ``run_dir`` and return the final metrics also written to metrics.json.
-    ``evaluate_test=False`` never touches the test split (schedule sweeps, ``taco.sweep``)."""
+    ``evaluate_test=False`` never touches the test split (schedule sweeps, ``taco.sweep``).
+    MLflow (``track``): ``mlflow_parent`` nests the seed's run under a setting's parent run
+    (``taco.tracking.ParentRun``); at the end the run gets its artifacts (``Tracker.log_training_artifacts``;
+    ``log_checkpoint`` adds best.pt, default: the profile's ``tracking.log_checkpoints``)."""
     init_weights, init_sha256 = load_init(cfg.model.init_from) if cfg.model.init_from else (None, "")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -231,8 +255,11 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
     tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset}
     if init_sha256:
         tags["init_sha256"] = init_sha256
-    tracker = Tracker(run_dir, cfg.to_dict(), tags, enabled=track and is_main)
+    tracker = Tracker(run_dir, cfg.to_dict(), tags, enabled=track and is_main, parent_run_id=mlflow_parent)
     tracker.start()
+    if tracker.run_id:
+        logger.info("seed %d: MLflow run %s '%s' in experiment '%s'", cfg.optim.seed, tracker.run_id,
+                    tracker.name, tracker.experiment)
     world = distributed.world_size()
     local_batch = cfg.optim.batch_size // world
     log_path = run_dir / "train_log.jsonl"
@@ -315,7 +342,9 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
             if test["metrics"]:
                 tracker.log_metrics({f"test/{k}": v for k, v in test["metrics"].items()}, step=state["step"])
             atomic_write_json(result, run_dir / "metrics.json")
+            tracker.log_training_artifacts(run_dir, cfg.to_dict(), log_checkpoint)
             tracker.finish()
+            logger.info("%s", seed_summary(cfg, result, run_dir, tracker.run_id))
         return result
     except BaseException:
         bar.close()

@@ -1,4 +1,5 @@
-"""The command line: every command documents itself; bad configs fail naming the key."""
+"""The command line: every command documents itself (prog, help on every option, defaults); bad configs
+and profiles fail in one line naming the key."""
 import json
 import subprocess
 import sys
@@ -6,21 +7,67 @@ import sys
 import pytest
 import yaml
 
-from taco.cli import main
+from taco.cli import build_parser, main
+
+COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 
 
 def test_help_lists_training_evaluation_and_scoring():
     out = subprocess.run([sys.executable, "-m", "taco", "--help"], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("usage: python -m taco ")
     for command in ("train", "evaluate", "score", "prepare-text", "generate", "extract-features"):
         assert command in out
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "score", "prepare-text", "generate", "extract-features"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_each_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as stop:
         main([command, "--help"])
     assert stop.value.code == 0
-    assert "usage" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith(f"usage: python -m taco {command} ")
+
+
+def subcommand_parsers():
+    from taco.data.synthetic import generate
+    from taco.features import extract
+
+    parsers = dict(build_parser()._subparsers._group_actions[0].choices)
+    return {**parsers, "generate": generate.build_parser(), "extract-features": extract.build_parser()}
+
+
+def test_every_option_has_help_and_shows_its_default():
+    parsers = subcommand_parsers()
+    assert set(COMMANDS) <= set(parsers) and {"generate", "extract-features"} <= set(parsers)
+    for name, parser in parsers.items():
+        for action in parser._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings[0]} has no help"
+                text = parser.format_help()
+                if action.default not in (None, False, []):
+                    assert f"(default: {action.default})".replace("\n", " ") in " ".join(text.split()), \
+                        f"{name} {action.option_strings[0]}: default {action.default!r} not shown"
+
+
+@pytest.mark.parametrize("module", ["taco.data.synthetic.generate", "taco.features.extract"])
+def test_module_entry_points_name_themselves(module, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as stop:
+        importlib.import_module(module).main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python -m {module} ") and "__main__" not in out
+
+
+def test_unknown_synthetic_profile_is_a_one_line_error(tmp_path, capsys):
+    assert main(["generate", "--profile", "tiny", "--out", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "python -m taco generate: error: unknown synthetic profile 'tiny' (known: smoke, default)"
+    assert not (tmp_path / "data").exists()
+    done = subprocess.run([sys.executable, "-m", "taco.data.synthetic.generate", "--profile", "tiny", "--out",
+                           str(tmp_path / "data")], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "smoke" in done.stderr and "default" in done.stderr
 
 
 def test_bad_config_value_fails_naming_the_key(tmp_path, capsys):
@@ -74,3 +121,16 @@ def test_score_top_out_of_range_is_a_one_line_error(tiny_config, tmp_path, capsy
     assert f"--top {top}" in err and "Traceback" not in err
     assert main(["score", "--run", str(tmp_path / "run"), "--query", caption, "--top", "2", "--quiet"]) == 0
     assert all(len(hits) == 2 for weight in json.loads(capsys.readouterr().out).values() for hits in weight.values())
+
+
+def test_init_tracking_creates_the_profile_experiment_with_its_description(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    profile = yaml.safe_load(open("params/smoke.yaml"))
+    assert main(["init-tracking", "--profile", "params/smoke.yaml"]) == 0
+    assert json.loads(capsys.readouterr().out)["experiment"] == f"taco-{profile['profile']}"
+    experiment = MlflowClient(tracking_uri=store).get_experiment_by_name(f"taco-{profile['profile']}")
+    assert experiment.tags["mlflow.note.content"] == profile["description"]

@@ -1,4 +1,5 @@
-"""MLflow window: store initialisation, busy retries, 16 writers on a fresh store, 8 concurrent writers, resume, latest finished run per config."""
+"""MLflow window: store initialisation, busy retries, 16 writers on a fresh store, 8 concurrent writers, resume,
+latest finished run per config; per-profile experiments, parent runs per setting, artifacts, run names."""
 from __future__ import annotations
 
 import json
@@ -151,7 +152,7 @@ def test_eight_concurrent_jobs_lose_nothing(tmp_path, monkeypatch):
         assert run.info.status == "FINISHED"
         assert run.data.tags["run_id"] == f"job{i}" and run.data.tags["seed"] == str(i)
         assert run.data.tags["table"] == "table2" and run.data.tags["job"] == "train" and "git_commit" in run.data.tags
-        assert run.info.run_name == f"job{i}/seed{i}"
+        assert run.info.run_name == f"job{i} · seed {i}"
         assert run.data.params == {"optim.seed": str(i), "optim.lr": "0.0001"}
         losses = mlflow_client.get_metric_history(run.info.run_id, "train/loss")
         assert sorted(m.step for m in losses) == list(range(1, STEPS + 1))
@@ -233,3 +234,142 @@ def test_disabled_tracker_touches_nothing(tmp_path, monkeypatch):
     tracker.log_metrics({"x": 1.0}, step=1)
     tracker.finish()
     assert not (tmp_path / "never.db").exists() and not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-profile experiments, run names, parent runs per setting, artifacts
+# ---------------------------------------------------------------------------------------------
+
+RUN_ID = "youcook2__r152+s3d_hm__v1__taco"
+
+
+def test_run_names_fit_the_runs_table():
+    tags = {"run_id": RUN_ID, "seed": 0}
+    assert tracking.run_name(tags) == "youcook2 · r152+s3d_hm · v1 · taco · seed 0"
+    assert tracking.setting_name(tags) == "youcook2 · r152+s3d_hm · v1 · taco"
+    assert tracking.run_name({**tags, "split": "test", "overrides": "eval.fusion=full"}, "evaluate") == \
+        "youcook2 · r152+s3d_hm · v1 · taco · seed 0 · evaluate test eval.fusion=full"
+    coin = {"run_id": RUN_ID, "train_seed": 1, "seed": 0, "task": "coin"}
+    assert tracking.run_name(coin, "coin", {"coin.mode": "finetune"}) == \
+        "youcook2 · r152+s3d_hm · v1 · taco · seed 1 · coin finetune seed 0"
+    assert tracking.run_name({"run_name": "by hand"}) == "by hand"
+
+
+def test_one_experiment_per_profile_with_its_description_as_note(shared_store, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", shared_store)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "filed.yaml").write_text(
+        "profile: filed\ndescription: read from the profile file\ntracking: {mlflow: true, log_checkpoints: true}\n")
+    (tmp_path / "params" / "renamed.yaml").write_text("profile: other\ndescription: not this one\n")
+    for profile, tags, note, checkpoints in [
+            ("tagged", {"profile_description": "carried by the config tags"}, "carried by the config tags", False),
+            ("filed", {}, "read from the profile file", True),
+            ("renamed", {}, None, False)]:
+        tracker = tracking.Tracker(None, {}, {"profile": profile, "config_hash": profile, **tags})
+        assert (tracker.experiment, tracker.note, tracker.log_checkpoints) == (f"taco-{profile}", note, checkpoints)
+        tracker.start()
+        tracker.finish()
+        experiment = client().get_experiment_by_name(f"taco-{profile}")
+        assert experiment.tags.get("mlflow.note.content") == note
+        assert [r.info.run_id for r in client().search_runs([experiment.experiment_id])] == [tracker.run_id]
+    # Runs of every profile's experiment are read under the family name; a profile-less job logs to "taco".
+    assert {"tagged", "filed", "renamed"} <= set(tracking.latest_finished_runs())
+
+
+def test_curves_png_is_deterministic(tmp_path):
+    train_log, val_log = tmp_path / "train_log.jsonl", tmp_path / "val_log.jsonl"
+    train_log.write_text("".join(json.dumps({"step": s, "loss": 1.0 / s}) + "\n" for s in range(1, 30)))
+    val_log.write_text("".join(json.dumps({"step": s, "selection_score": s / 10}) + "\n" for s in (10, 20, 29)))
+    first = tracking.curves_png(train_log, val_log, tmp_path / "a.png", "title").read_bytes()
+    assert first.startswith(b"\x89PNG") and first == tracking.curves_png(train_log, val_log, tmp_path / "b.png", "title").read_bytes()
+    assert first != tracking.curves_png(train_log, val_log, tmp_path / "c.png", "other").read_bytes()
+
+
+def seed_configs(tiny_config, tmp_path, profile="unit") -> list[str]:
+    """``train`` arguments of a two-seed job of one run id, as the workflow writes them."""
+    import yaml
+
+    arguments = []
+    for seed in (0, 1):
+        values = {**tiny_config, "optim": {**tiny_config["optim"], "seed": seed},
+                  "tags": {"run_id": RUN_ID, "seed": seed, "setting": "taco", "run_name": f"{RUN_ID}/seed{seed}",
+                           "profile": profile, "profile_description": f"the {profile} profile"}}
+        path = tmp_path / f"seed{seed}.yaml"
+        path.write_text(yaml.safe_dump(values))
+        arguments += ["--config", str(path), "--out", str(tmp_path / "runs" / f"seed{seed}")]
+    return arguments
+
+
+def experiment_runs(name: str) -> list:
+    experiment = client().get_experiment_by_name(name)
+    return client().search_runs([experiment.experiment_id], max_results=100) if experiment else []
+
+
+def test_a_training_job_nests_its_seeds_under_one_parent_and_a_killed_job_reattaches(
+        tiny_config, tmp_path, monkeypatch):
+    """A job killed before its second seed, then run again: one parent run with two children, each with its
+    artifacts; the parent holds the mean over seeds of the test metrics."""
+    import taco.train
+    from taco.cli import main
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)  # artifacts: ./mlruns
+    arguments = ["train", "--quiet", *seed_configs(tiny_config, tmp_path)]
+    real_train = taco.train.train
+
+    def killed_before_the_second_seed(cfg, *args, **kwargs):
+        if cfg.optim.seed == 1:
+            raise KeyboardInterrupt
+        return real_train(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(taco.train, "train", killed_before_the_second_seed)
+    with pytest.raises(KeyboardInterrupt):
+        main(arguments)
+    runs = experiment_runs("taco-unit")
+    assert sorted((r.data.tags["job"], r.info.status) for r in runs) == [("setting", "FAILED"), ("train", "FINISHED")]
+    assert (tmp_path / "runs" / "seed1" / "mlflow_parent.json").is_file()   # recorded before the seed started
+
+    monkeypatch.setattr(taco.train, "train", real_train)
+    assert main(arguments) == 0
+    assert main(arguments) == 0   # a rerun of a finished job adds no run either
+    runs = experiment_runs("taco-unit")
+    parents = [r for r in runs if r.data.tags["job"] == "setting"]
+    children = sorted((r for r in runs if r.data.tags["job"] == "train"), key=lambda r: int(r.data.tags["seed"]))
+    assert len(runs) == 3 and len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    assert parent.info.status == "FINISHED" and parent.info.run_name == "youcook2 · r152+s3d_hm · v1 · taco"
+    assert "optim.seed" not in parent.data.params and parent.data.params["loss.lambda_t"] == children[0].data.params["loss.lambda_t"]
+    assert [c.info.run_name for c in children] == [f"youcook2 · r152+s3d_hm · v1 · taco · seed {s}" for s in (0, 1)]
+    assert all(c.data.tags["mlflow.parentRunId"] == parent.info.run_id and c.info.status == "FINISHED" for c in children)
+    experiment = client().get_experiment_by_name("taco-unit")
+    assert experiment.tags["mlflow.note.content"] == "the unit profile"
+
+    results = [json.loads((tmp_path / "runs" / f"seed{s}" / "metrics.json").read_text()) for s in (0, 1)]
+    for key in ("fused/t2v_r1", "fused/t2v_r10", "token/t2v_mr"):
+        assert parent.data.metrics[f"test/{key}"] == pytest.approx((results[0]["test"][key] + results[1]["test"][key]) / 2)
+        assert children[1].data.metrics[f"test/{key}"] == results[1]["test"][key]
+    assert parent.data.metrics["seeds"] == 2
+    assert set(tracking.latest_finished_runs()) == {r["config_hash"] for r in results}   # parents are never read
+
+    for seed, child in enumerate(children):
+        names = sorted(a.path for a in client().list_artifacts(child.info.run_id))
+        assert names == ["config.yaml", "curves.png", "metrics.json", "train_log.jsonl", "val_log.jsonl"]
+        local = Path(client().download_artifacts(child.info.run_id, "config.yaml", str(tmp_path / f"dl{seed}")))
+        import yaml
+        assert yaml.safe_load(local.read_text())["optim"]["seed"] == seed
+        metrics = Path(client().download_artifacts(child.info.run_id, "metrics.json", str(tmp_path / f"dl{seed}")))
+        assert json.loads(metrics.read_text()) == results[seed]
+
+    assert main([*arguments, "--log-checkpoints"]) == 0   # checkpoints only when asked
+    assert "best.pt" in {a.path for a in client().list_artifacts(children[0].info.run_id)}
+    assert len(experiment_runs("taco-unit")) == 3
+
+
+def test_disabled_parent_run_touches_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'never.db'}")
+    parent = tracking.ParentRun([tmp_path / "a"], {"optim": {"seed": 0}}, {"run_id": RUN_ID}, enabled=False)
+    assert parent.start() is None
+    means = parent.finish_seeds([{"test": {"x": 1.0}}, {"test": {"x": 3.0}}])
+    assert means == {"test/x": 2.0, "seeds": 2.0}
+    assert not (tmp_path / "never.db").exists() and not (tmp_path / "a").exists()

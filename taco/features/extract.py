@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,21 +218,33 @@ def video_files(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Extract per-video features (T, D) from video files.")
+PROG = "python -m taco.features.extract"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    from taco.cli import HelpFormatter
+
+    parser = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
+                                     description="Extract per-video features (T, D) from video files.")
     parser.add_argument("--videos", required=True, help="folder holding the video files")
     parser.add_argument("--out", required=True, help="output folder for <video_id>.npy files")
     parser.add_argument("--type", required=True, choices=sorted(EXTRACTORS), help="feature type")
     parser.add_argument("--weights", required=True, help="local weight file of the network")
     parser.add_argument("--skip-errors", action="store_true", help=f"log failing videos to {FAILED_LOG} and go on")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch-size", type=int, default=None, help="rows per forward pass")
-    args = parser.parse_args(argv)
+    parser.add_argument("--device", default="cpu", help="torch device of the network, e.g. cuda")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="rows per forward pass (unset: the extractor's own default)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     summary = extract_dataset(video_files(args.videos), args.out, args.type, args.weights, args.skip_errors,
                               device=args.device, batch_size=args.batch_size)
     LOG.info("%d written, %d already there, %d failed", summary.written, summary.existing, len(summary.failed))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

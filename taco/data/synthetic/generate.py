@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import string
 import uuid
 from collections.abc import Callable
@@ -436,16 +437,35 @@ def generate(out_root: Path, profile: str = "default", seed: int = 0, progress: 
     return manifest
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write the synthetic benchmark in the real release formats.")
+PROG = "python -m taco.data.synthetic.generate"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    from taco.cli import HelpFormatter
+    from taco.data.synthetic.profiles import PROFILES
+
+    parser = argparse.ArgumentParser(prog=prog, formatter_class=HelpFormatter,
+                                     description="Write the synthetic benchmark in the real release formats.")
     parser.add_argument("--out", required=True, type=Path, help="output folder (one sub-folder per dataset)")
-    parser.add_argument("--profile", default="default", help="smoke | default")
-    parser.add_argument("--seed", default=0, type=int)
+    parser.add_argument("--profile", default="default", metavar="{" + ",".join(PROFILES) + "}",
+                        help="size profile of the synthetic world (taco/data/synthetic/profiles.py)")
+    parser.add_argument("--seed", default=0, type=int, help="seed of the world, its identities and features")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    """The command line; an unknown ``--profile`` is a one-line error naming the known ones (exit 2)."""
+    args = build_parser(prog).parse_args(argv)
+    try:
+        get_profile(args.profile)
+    except ValueError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
     manifest = generate(args.out, args.profile, args.seed, progress=not args.no_progress)
     print(json.dumps({name: d["bytes"] for name, d in manifest["datasets"].items()}))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
