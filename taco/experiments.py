@@ -519,7 +519,9 @@ def run_config(profile: dict, run_id: str, seed: int) -> RunConfig:
         run_values = deep_merge(profile.get("finetune") or {}, run_values, {"model": {"init_from": init}})
     tags = {"tables": ",".join(tables_of(run)), "setting": run.setting, "dataset": run.dataset,
             "features": run.features, "video_layers": run.video_layers, "seed": seed, "run_id": run.id,
-            "run_name": f"{run.id}/seed{seed}", "profile": profile.get("profile", "")}
+            "run_name": f"{run.id}/seed{seed}", "profile": profile.get("profile", ""),
+            "profile_description": profile.get("description", ""),
+            "mlflow_log_checkpoints": bool((profile.get("tracking") or {}).get("log_checkpoints", False))}
     values = deep_merge(_base_values(profile, run.dataset), run_values, {"tags": tags})
     try:
         return config_module.from_dict(values)

@@ -18,7 +18,6 @@ used, so the library works without it.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -47,8 +46,6 @@ PARENT_FILE = "mlflow_parent.json"
 NOTE_TAG = "mlflow.note.content"
 PARENT_TAG = "mlflow.parentRunId"
 NAME_SEPARATOR = " · "
-PROFILE_DIR = Path("params")
-"""Where ``profile_settings`` looks for ``<profile>.yaml`` (relative to the working directory: the repository root)."""
 BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
 
 logger = logging.getLogger("taco.tracking")
@@ -122,39 +119,13 @@ def experiment_name(profile: str | None) -> str:
     return f"{EXPERIMENT}-{profile}" if profile else EXPERIMENT
 
 
-@functools.lru_cache(maxsize=None)
-def _profile_file_settings(name: str, cwd: str) -> tuple[str | None, bool | None]:
-    path = Path(cwd) / PROFILE_DIR / f"{name}.yaml"
-    if not path.is_file():
-        return None, None
-    try:
-        values = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return None, None
-    if not isinstance(values, dict) or values.get("profile") != name:
-        return None, None
-    tracking = values.get("tracking") if isinstance(values.get("tracking"), dict) else {}
-    description = values.get("description")
-    return (str(description) if description else None), bool(tracking.get("log_checkpoints", False))
-
-
 def profile_settings(tags: dict) -> tuple[str | None, bool]:
-    """(description, log_checkpoints) of the params profile a job's config tags name.
-
-    Read from the tags ``profile_description`` and ``mlflow_log_checkpoints`` when the configs carry
-    them; otherwise from ``params/<profile>.yaml`` under the working directory (the workflow's
-    repository root) when its ``profile`` key is that name. ``log_checkpoints`` defaults to False.
-    """
-    description = tags.get("profile_description") or None
-    log_checkpoints = tags.get("mlflow_log_checkpoints")
-    profile = tags.get("profile")
-    if profile and (description is None or log_checkpoints is None):
-        file_description, file_checkpoints = _profile_file_settings(str(profile), os.getcwd())
-        description = description or file_description
-        log_checkpoints = file_checkpoints if log_checkpoints is None else log_checkpoints
+    """(description, log_checkpoints) of the params profile, from a job's config tags
+    ``profile_description`` and ``mlflow_log_checkpoints`` (set by ``experiments.run_config``)."""
+    log_checkpoints = tags.get("mlflow_log_checkpoints", False)
     if isinstance(log_checkpoints, str):
         log_checkpoints = log_checkpoints.strip().lower() in ("1", "true", "yes")
-    return description, bool(log_checkpoints)
+    return tags.get("profile_description") or None, bool(log_checkpoints)
 
 
 def run_name(tags: dict, job: str = "train", params: dict | None = None) -> str | None:

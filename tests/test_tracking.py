@@ -255,17 +255,12 @@ def test_run_names_fit_the_runs_table():
     assert tracking.run_name({"run_name": "by hand"}) == "by hand"
 
 
-def test_one_experiment_per_profile_with_its_description_as_note(shared_store, monkeypatch, tmp_path):
+def test_one_experiment_per_profile_with_its_description_as_note(shared_store, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", shared_store)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "filed.yaml").write_text(
-        "profile: filed\ndescription: read from the profile file\ntracking: {mlflow: true, log_checkpoints: true}\n")
-    (tmp_path / "params" / "renamed.yaml").write_text("profile: other\ndescription: not this one\n")
     for profile, tags, note, checkpoints in [
-            ("tagged", {"profile_description": "carried by the config tags"}, "carried by the config tags", False),
-            ("filed", {}, "read from the profile file", True),
-            ("renamed", {}, None, False)]:
+            ("tagged", {"profile_description": "carried by the config tags", "mlflow_log_checkpoints": True},
+             "carried by the config tags", True),
+            ("bare", {}, None, False)]:
         tracker = tracking.Tracker(None, {}, {"profile": profile, "config_hash": profile, **tags})
         assert (tracker.experiment, tracker.note, tracker.log_checkpoints) == (f"taco-{profile}", note, checkpoints)
         tracker.start()
@@ -274,7 +269,18 @@ def test_one_experiment_per_profile_with_its_description_as_note(shared_store, m
         assert experiment.tags.get("mlflow.note.content") == note
         assert [r.info.run_id for r in client().search_runs([experiment.experiment_id])] == [tracker.run_id]
     # Runs of every profile's experiment are read under the family name; a profile-less job logs to "taco".
-    assert {"tagged", "filed", "renamed"} <= set(tracking.latest_finished_runs())
+    assert {"tagged", "bare"} <= set(tracking.latest_finished_runs())
+
+
+def test_run_configs_carry_the_profile_description_and_checkpoint_setting():
+    from taco import experiments
+
+    profile = experiments.load_profile("params/default.yaml")
+    run_id = experiments.unique_runs(profile)[0]
+    tags = experiments.run_config(profile, run_id, 0).tags
+    assert tracking.profile_settings(tags) == (profile["description"], False)
+    profile["tracking"]["log_checkpoints"] = True
+    assert tracking.profile_settings(experiments.run_config(profile, run_id, 0).tags)[1] is True
 
 
 def test_curves_png_is_deterministic(tmp_path):
