@@ -6,6 +6,8 @@ import shlex
 import sys
 
 import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the checkout's own taco package, also in a copy of the repository
 from taco import experiments
@@ -14,15 +16,21 @@ from taco import experiments
 def config_source():
     """Where the config came from, for error messages: the params files merged (the Snakefile's
     configfile, then any --configfile) and the keys set with --config."""
-    files = dict.fromkeys(os.path.abspath(f) for f in [*workflow.configfiles, *workflow.config_settings.configfiles])
+    given = [os.path.abspath(f) for f in workflow.config_settings.configfiles]   # --configfile, merged last
+    files = dict.fromkeys([*(f for f in map(os.path.abspath, workflow.configfiles) if f not in given), *given])
     shown = [os.path.relpath(f) if f.startswith(os.getcwd() + os.sep) else f for f in files]
     source = " + ".join(shown) or "the snakemake config"
     overrides = sorted(workflow.config_settings.config or {})
     return source + (f" with --config {', '.join(overrides)}" if overrides else "")
 
 
-# The params schema (workflow/schemas/params.schema.yaml) is checked by check_profile, which names
-# the offending key on one line (snakemake.utils.validate would print the whole profile and schema).
+# The params schema fills in its defaults (data.extract.device, skip_errors); a profile it refuses is
+# reported by check_profile, on one line naming the key and the file (snakemake.utils.validate's own
+# error prints the whole profile and schema).
+try:
+    validate(config, "../schemas/params.schema.yaml")
+except WorkflowError:
+    pass
 try:
     PROFILE = experiments.check_profile(config, config_source())
 except experiments.ExperimentError as error:
@@ -88,6 +96,14 @@ def downstream_data(release):
     if PROFILE["data"]["source"] == "synthetic":
         return [SYNTHETIC_MANIFEST]
     return [experiments.release_root(PROFILE, release), *extraction_markers(release)]
+
+
+def downstream_root(release):
+    """The folder of CrossTask or COIN as a param derived from the job's data input (Snakemake's lint
+    asks that of path params): the release folder itself, or the synthetic MANIFEST.json's folder."""
+    if PROFILE["data"]["source"] == "synthetic":
+        return lambda w, input: os.path.join(os.path.dirname(input.data[0]), release)
+    return lambda w, input: input.data[0]
 
 
 def extraction_markers(release):

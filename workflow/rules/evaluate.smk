@@ -84,7 +84,7 @@ rule crosstask:
         experiments.evaluation_path("{run_id}", "{seed}", "crosstask"),
     params:
         work_dir=run_work_dir,
-        root=experiments.release_root(PROFILE, "crosstask"),
+        root=downstream_root("crosstask"),
         train_per_task=PROFILE["downstream"]["crosstask"]["train_per_task"],
         mlflow=MLFLOW_FLAG,
     log:
@@ -110,7 +110,7 @@ rule coin:
         mode=one_of(experiments.COIN_MODES),
     params:
         work_dir=run_work_dir,
-        root=experiments.release_root(PROFILE, "coin"),
+        root=downstream_root("coin"),
         iterations=PROFILE["downstream"]["coin"]["iterations"],   # scalars: a reordered params file changes nothing
         batch_size=PROFILE["downstream"]["coin"]["batch_size"],
         lr=PROFILE["downstream"]["coin"]["lr"],
