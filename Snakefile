@@ -15,6 +15,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/configs.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/text.smk"
 include: "workflow/rules/train.smk"
@@ -27,3 +28,9 @@ rule all:
     input:
         REPORT_FILES,
         REPORT_FIGURES,
+
+
+onstart:
+    if PROFILE["tracking"]["mlflow"]:
+        # A fresh SQLite store cannot be created by parallel jobs: create it once, before any job.
+        shell("python -m taco init-tracking")

@@ -410,6 +410,8 @@ def _key_path(parts: Iterable[Any]) -> str:
 
 
 def _schema_errors(values: dict) -> list[str]:
+    """One line per schema violation, naming the key path: unknown keys with the keys allowed there,
+    a wrong type with the type expected (never the whole profile, which jsonschema's messages quote)."""
     import jsonschema
 
     if not SCHEMA_PATH.is_file():
@@ -417,7 +419,32 @@ def _schema_errors(values: dict) -> list[str]:
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(values), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"'{_key_path(e.absolute_path)}': {e.message}" for e in errors]
+    return [_schema_error_line(e) for e in errors]
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _schema_error_line(error) -> str:
+    path = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties") or {})
+        unknown = sorted(str(k) for k in error.instance if k not in allowed)
+        plural = "s" if len(unknown) > 1 else ""
+        keys = ", ".join(repr(k) for k in unknown)
+        where = f"top-level key{plural} {keys}" if not error.absolute_path else f"key{plural} {keys} under '{path}'"
+        return f"unknown {where} (allowed: {', '.join(allowed)})"
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return (f"'{path}' must be of type {expected}, not {type(error.instance).__name__}"
+                f" {_short_repr(error.instance)}")
+    message = error.message
+    if len(message) > 200:  # messages quoting a whole section
+        message = f"{_short_repr(error.instance)} fails the schema's '{error.validator}' rule"
+    return f"'{path}': {message}"
 
 
 def _run_filter(profile: dict) -> dict[str, set]:
@@ -683,6 +710,8 @@ def check_profile(profile: dict, source: str) -> dict:
     problems = _schema_errors(profile)
     if not problems:
         problems = _check_semantics(profile)
+    if len(problems) == 1:
+        raise ExperimentError(f"invalid params in {source}: {problems[0]}")
     if problems:
         raise ExperimentError(f"invalid params in {source}:\n  " + "\n  ".join(problems))
     return profile

@@ -270,7 +270,9 @@ def bad_profile(edit) -> dict:
     (lambda p: p["grid"].update(features=["r152+s3d_hm", "r50"]), "'grid.features[1]'", "unknown feature type 'r50'"),
     (lambda p: p["grid"].update(settings=["taco", "l2_only"]), "'grid.settings[1]'", "unknown setting 'l2_only'"),
     (lambda p: p["grid"].update(datasets=["youcook2", "didemo"]), "'grid.datasets[1]'", "'didemo' is not one of"),
-    (lambda p: p.update(sedes=[0]), "'<top level>'", "'sedes' was unexpected"),
+    (lambda p: p.update(sedes=[0]), "unknown top-level key 'sedes'", "(allowed: base, data, datasets, "),
+    (lambda p: p["data"].update(rot="x"), "unknown key 'rot' under 'data'", "(allowed: extract, paths, root, "),
+    (lambda p: p["data"]["synthetic"].update(seed="7"), "'data.synthetic.seed'", "must be of type integer, not str"),
     (lambda p: p.update(seeds=[]), "'seeds'", "should be non-empty"),
     (lambda p: p["base"]["model"].update(num_heads=3), "'base'", "model.num_heads"),
     (lambda p: p["base"]["loss"].update(tau=1.0), "'base'", "unknown config key 'loss.tau'"),
@@ -293,6 +295,23 @@ def test_bad_params_are_refused_naming_the_key(edit, key, detail, tmp_path, monk
         experiments.load_profile(path)
     message = str(err.value)
     assert str(path) in message and key in message and detail in message, message
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p.update(bogus=1, zzz=[1]),
+     "unknown top-level keys 'bogus', 'zzz' (allowed: base, data, datasets, description, downstream, figure3,"
+     " finetune, grid, method_seeds, profile, seeds, tracking)"),
+    (lambda p: p.update(seeds=1), "'seeds' must be of type array, not int 1"),
+    (lambda p: p.update(data="x" * 200), "'data' must be of type object, not str '" + "x" * 56 + "..."),
+])
+def test_a_schema_error_is_one_line_naming_the_key(edit, message, tmp_path):
+    """One line naming the file and the key path: unknown keys with the allowed ones, a wrong type with
+    the expected one; never the whole profile (jsonschema's own messages quote it)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad_profile(edit)))
+    with pytest.raises(ExperimentError) as err:
+        experiments.load_profile(path)
+    assert str(err.value) == f"invalid params in {path}: {message}"
 
 
 def test_missing_params_file_is_named(tmp_path):

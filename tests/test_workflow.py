@@ -17,7 +17,7 @@ import yaml
 from taco import experiments
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "dvc.yaml", ".dvcignore", "workflow", "params", "taco")
+WORKFLOW_FILES = ("Snakefile", "dvc.yaml", "params.yaml", ".dvcignore", "workflow", "params", "taco")
 VENV_BIN = Path(sys.executable).parent
 SMOKE_RUNS = 19          # hand count in test_experiments.test_shipped_profiles_and_their_grids
 SMOKE_SEEDS = 2
@@ -131,8 +131,69 @@ def test_bad_params_fail_before_any_job_naming_the_key(repo, edit, key):
     message = result.stdout + result.stderr
     assert key in message, message
     if key == "lr":
-        assert "['base']['optim']['lr']" in message   # Snakemake's validate against the params schema
+        assert "'base.optim.lr'" in message   # the params schema, checked by experiments.check_profile
     assert not (repo / "results").exists() and not (repo / "data").exists()
+
+
+ALLOWED_TOP_LEVEL = ("(allowed: base, data, datasets, description, downstream, figure3, finetune, grid, method_seeds,"
+                     " profile, seeds, tracking)")
+
+
+@pytest.mark.parametrize("how, expected", [
+    ("config", "invalid params in params/smoke.yaml with --config bogus: unknown top-level key 'bogus' "
+               + ALLOWED_TOP_LEVEL),
+    ("file", "invalid params in params/smoke.yaml + params/bad.yaml: unknown top-level key 'bogus' "
+             + ALLOWED_TOP_LEVEL),
+    ("type", "invalid params in params/smoke.yaml + params/bad.yaml: 'seeds' must be of type array, not int 1"),
+], ids=["config", "file", "type"])
+def test_a_bad_profile_key_is_one_line_naming_it_and_the_file(repo, how, expected):
+    """An unknown top-level key (from --config or a profile) or a wrong type: one line naming the key, the
+    file and what is allowed, not the whole profile and schema (snakemake.utils.validate's 300 lines)."""
+    (repo / "Snakefile").write_text((repo / "Snakefile").read_text().replace("params/default.yaml", "params/smoke.yaml"))
+    profile = yaml.safe_load((repo / "params" / "smoke.yaml").read_text())
+    profile.update(bogus=1) if how == "file" else profile.update(seeds=1)
+    (repo / "params" / "bad.yaml").write_text(yaml.safe_dump(profile))
+    args = ["--config", "bogus=1"] if how == "config" else ["--configfile", "params/bad.yaml"]
+    result = snakemake(repo, "-n", *args, check=False)
+    assert result.returncode == 1
+    errors = [line for line in (result.stdout + result.stderr).splitlines()
+              if not line.startswith("Config file ")]   # Snakemake's note on merged config files
+    assert errors == [expected]
+
+
+@pytest.mark.parametrize("source", ["synthetic", "real"])
+def test_snakemake_lint_finds_nothing(repo, tmp_path, source):
+    """`snakemake --lint` passes, with the synthetic data rule and with the real-data extraction rule."""
+    args = []
+    if source == "real":
+        args = ["--configfile", str(real_profile_with_extraction(repo, tmp_path))]
+    result = snakemake(repo, "--lint", *args, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "Lints for" not in output, output
+    assert "Congratulations, your workflow is in a good condition!" in output, output
+
+
+def test_dvc_runs_the_profile_of_params_yaml(repo):
+    """dvc.yaml parses (dvc dag) with the profile taken from params.yaml; `dvc exp run -S` sets it; the
+    data stage refuses a data_root that is not the profile's data.root, in one line."""
+    dvc = str(VENV_BIN / "dvc")
+    run = dict(cwd=repo, env=environment(), capture_output=True, text=True)
+    for command in (["git", "init", "-q"], [dvc, "init", "-q"]):
+        subprocess.run(command, check=True, **run)
+    chosen = yaml.safe_load((repo / "params.yaml").read_text())
+    assert chosen["profile"] == "params/default.yaml"
+    assert chosen["data_root"] == experiments.load_profile(repo / chosen["profile"])["data"]["root"]
+    (repo / "params.yaml").write_text(yaml.safe_dump({"profile": "params/smoke.yaml",
+                                                      "data_root": "data/synthetic_smoke"}))
+    dag = subprocess.run([dvc, "dag", "--md"], **run)
+    assert dag.returncode == 0 and "report" in dag.stdout, dag.stdout + dag.stderr
+    dry = subprocess.run([dvc, "repro", "--dry", "data"], **run)
+    assert "--configfile params/smoke.yaml -- data_all" in dry.stdout, dry.stdout + dry.stderr
+    check = dry.stdout.split("> ", 1)[1].split(" && snakemake", 1)[0]
+    assert subprocess.run(check, shell=True, **run).returncode == 0
+    mismatch = subprocess.run(check.replace("data/synthetic_smoke", "data/synthetic"), shell=True, **run)
+    assert mismatch.returncode == 1 and mismatch.stderr == (
+        "params/smoke.yaml has data.root 'data/synthetic_smoke', params.yaml data_root is 'data/synthetic'\n")
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
@@ -145,8 +206,8 @@ def test_smoke_profile_end_to_end_through_dvc(tmp_path):
     back byte for byte from the default remote without rerunning anything, and a changed training
     parameter reruns only the jobs that read it."""
     repo = copy_repository(tmp_path / "repo")
-    dvc_yaml = (repo / "dvc.yaml").read_text().replace("params/default.yaml", "params/smoke.yaml")
-    (repo / "dvc.yaml").write_text(dvc_yaml)
+    (repo / "params.yaml").write_text(yaml.safe_dump({"profile": "params/smoke.yaml",
+                                                      "data_root": "data/synthetic_smoke"}))
     run = dict(cwd=repo, env=environment(), capture_output=True, text=True)
     dvc = str(VENV_BIN / "dvc")
     for command in (["git", "init", "-q"], [dvc, "init", "-q"]):
@@ -289,16 +350,9 @@ def report_tables(folder: Path) -> dict[str, list[str]]:
 def test_real_data_with_extract_plans_feature_extraction_before_training(repo, tmp_path):
     """With real releases and data.extract, every feature type the selected runs read is extracted from
     <release>/videos first, per release; a missing weight file is refused before any job, naming the key."""
-    profile = yaml.safe_load((repo / "params" / "smoke.yaml").read_text())
+    real_profile_with_extraction(repo, tmp_path)
     releases = ("youcook2", "activitynet", "msrvtt", "howto100m", "crosstask", "coin")
-    for release in releases:
-        (tmp_path / release / "videos").mkdir(parents=True)
     weights = {t: tmp_path / f"{t}.pth" for t in ("r152", "s3d_hm")}
-    for path in weights.values():
-        path.write_bytes(b"")
-    profile["data"] = {"source": "real", "paths": {r: str(tmp_path / r) for r in releases},
-                       "extract": {"weights": {t: str(p) for t, p in weights.items()}}}
-    (repo / "params" / "real.yaml").write_text(yaml.safe_dump(profile))
     jobs = planned_jobs(snakemake(repo, "-n", "--configfile", "params/real.yaml").stdout)
     extracted = {(w["release"], w["feature_type"]) for rule, w in jobs if rule == "extract_features"}
     assert extracted == {(r, t) for r in releases for t in ("r152", "s3d_hm")}   # the smoke grid's two specs
@@ -306,3 +360,19 @@ def test_real_data_with_extract_plans_feature_extraction_before_training(repo, t
     weights["s3d_hm"].unlink()
     result = snakemake(repo, "-n", "--configfile", "params/real.yaml", check=False)
     assert result.returncode != 0 and "'data.extract.weights.s3d_hm'" in result.stdout + result.stderr
+
+
+def real_profile_with_extraction(repo: Path, tmp_path: Path) -> Path:
+    """params/real.yaml: the smoke grid on empty real releases under tmp_path, with feature extraction."""
+    profile = yaml.safe_load((repo / "params" / "smoke.yaml").read_text())
+    releases = ("youcook2", "activitynet", "msrvtt", "howto100m", "crosstask", "coin")
+    for release in releases:
+        (tmp_path / release / "videos").mkdir(parents=True, exist_ok=True)
+    weights = {t: tmp_path / f"{t}.pth" for t in ("r152", "s3d_hm")}
+    for path in weights.values():
+        path.write_bytes(b"")
+    profile["data"] = {"source": "real", "paths": {r: str(tmp_path / r) for r in releases},
+                       "extract": {"weights": {t: str(p) for t, p in weights.items()}}}
+    path = repo / "params" / "real.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    return path

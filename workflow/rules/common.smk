@@ -1,19 +1,52 @@
-# Params validation, this profile's grid and the helpers the rules share.
+# Params validation, this profile's grid and the helpers the rules share (the rules themselves
+# live in the other files: `snakemake --lint` asks for functions and rules to be kept apart).
+import os
 import re
 import shlex
 import sys
 
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the checkout's own taco package, also in a copy of the repository
 from taco import experiments
 
 
-validate(config, "../schemas/params.schema.yaml")
-PROFILE = experiments.check_profile(config, "the snakemake config (params profile and --config overrides)")
+def config_source():
+    """Where the config came from, for error messages: the params files merged (the Snakefile's
+    configfile, then any --configfile) and the keys set with --config."""
+    given = [os.path.abspath(f) for f in workflow.config_settings.configfiles]   # --configfile, merged last
+    files = dict.fromkeys([*(f for f in map(os.path.abspath, workflow.configfiles) if f not in given), *given])
+    shown = [os.path.relpath(f) if f.startswith(os.getcwd() + os.sep) else f for f in files]
+    source = " + ".join(shown) or "the snakemake config"
+    overrides = sorted(workflow.config_settings.config or {})
+    return source + (f" with --config {', '.join(overrides)}" if overrides else "")
 
-PYTHON = sys.executable
+
+# The params schema fills in its defaults (data.extract.device, skip_errors); a profile it refuses is
+# reported by check_profile, on one line naming the key and the file (snakemake.utils.validate's own
+# error prints the whole profile and schema).
+try:
+    validate(config, "../schemas/params.schema.yaml")
+except WorkflowError:
+    pass
+try:
+    PROFILE = experiments.check_profile(config, config_source())
+except experiments.ExperimentError as error:
+    sys.exit(str(error))
+
+# Jobs run `python -m taco ...`: the interpreter of the software environment of the rules (conda:
+# ../envs/taco.yaml under --use-conda, which puts its python first on PATH), else the one running
+# Snakemake (its virtual environment need not be activated).
+envvars:
+    "PATH",
+
+
+SEARCH_PATH = os.environ["PATH"]
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), SEARCH_PATH])
+
+SOFTWARE_ENV = "../envs/taco.yaml"  # conda: of every rule, relative to workflow/rules
 SEEDS = PROFILE["seeds"]
 ALL_SEEDS = sorted(set(SEEDS) | set(PROFILE.get("method_seeds") or []))
 RUNS = experiments.unique_runs(PROFILE)
@@ -65,6 +98,14 @@ def downstream_data(release):
     return [experiments.release_root(PROFILE, release), *extraction_markers(release)]
 
 
+def downstream_root(release):
+    """The folder of CrossTask or COIN as a param derived from the job's data input (Snakemake's lint
+    asks that of path params): the release folder itself, or the synthetic MANIFEST.json's folder."""
+    if PROFILE["data"]["source"] == "synthetic":
+        return lambda w, input: os.path.join(os.path.dirname(input.data[0]), release)
+    return lambda w, input: input.data[0]
+
+
 def extraction_markers(release):
     """The feature extraction jobs of a real release (data.extract), which its jobs wait for."""
     return [experiments.extraction_marker_path(r, t) for r, t in experiments.extraction_jobs(PROFILE) if r == release]
@@ -90,23 +131,72 @@ WRITE_YAML = ("printf '%s' {params.yaml:q} > {output:q}.tmp && mv {output:q}.tmp
               " && echo wrote {output:q} > {log:q}")
 
 
-rule resolved_config:
-    """The resolved config of a run and seed, a text job or a statistics job; its params trigger reruns
-    on a change. Written by the shell (no Python start-up per config), through a temporary file."""
-    output:
-        experiments.config_path("{config_name}"),
-    params:
-        yaml=lambda w: as_yaml(experiments.resolved_config(PROFILE, w.config_name).to_dict()),
-    log:
-        f"{LOGS}/configs/{{config_name}}.log",
-    benchmark:
-        f"{BENCHMARKS}/configs/{{config_name}}.tsv"
-    localrule: True
-    shell:
-        WRITE_YAML
+# Text jobs (text.smk)
 
 
-onstart:
-    if PROFILE["tracking"]["mlflow"]:
-        # A fresh SQLite store cannot be created by parallel jobs: create it once, before any job.
-        shell("{PYTHON:q} -m taco init-tracking")
+def text_predecessor(wildcards):
+    """The first text job of the same release: the others wait for it and find its text features
+    (MSR-VTT's two splits, the token-type variants) in the cache instead of encoding them in parallel."""
+    def release(job):
+        return experiments.DATASETS[experiments.text_job_dataset(job)].release
+
+    first = next(job for job in TEXT_JOBS if release(job) == release(wildcards.text_job))
+    return [] if first == wildcards.text_job else [experiments.text_marker_path(first)]
+
+
+def text_files():
+    return ([experiments.text_marker_path(job) for job in TEXT_JOBS]
+            + [experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES])
+
+
+# Training (train.smk)
+
+
+def seeds_of(run_id):
+    return experiments.run_seeds(PROFILE, run_id)
+
+
+def pretrained_metrics(wildcards):
+    """A finetuned run waits for its pretraining run (each seed starts from that seed's best.pt)."""
+    pretrained = experiments.Run.parse(wildcards.run_id).pretrained
+    return [experiments.run_metrics_path(pretrained.id, seed) for seed in seeds_of(pretrained.id)] if pretrained else []
+
+
+def train_arguments(wildcards):
+    return " ".join(f"--config {shlex.quote(experiments.config_path(experiments.config_name(wildcards.run_id, seed)))}"
+                    f" --out {shlex.quote(work_dir(wildcards.run_id, seed))}" for seed in seeds_of(wildcards.run_id))
+
+
+def copy_metrics(wildcards):
+    """Each seed's metrics.json copied out of its configuration's folder, atomically, once all are trained."""
+    return " && ".join(
+        f"cp {shlex.quote(work_dir(wildcards.run_id, seed))}/metrics.json {shlex.quote(target)}.tmp"
+        f" && mv {shlex.quote(target)}.tmp {shlex.quote(target)}"
+        for seed in seeds_of(wildcards.run_id) for target in [experiments.run_metrics_path(wildcards.run_id, seed)])
+
+
+# Evaluations (evaluate.smk)
+
+PROBES = experiments.probe_jobs(PROFILE)
+
+
+def evaluation_files():
+    return [experiments.evaluation_path(run, seed, evaluation) for run, seed, evaluation in EVALUATIONS]
+
+
+def evaluation_data(wildcards):
+    """The data a zero-shot evaluation reads: its target dataset's."""
+    if not wildcards.evaluation.startswith("zero_shot_"):
+        return []
+    return data_inputs(wildcards.evaluation.removeprefix("zero_shot_"))
+
+
+def probe_files():
+    return [experiments.probe_path(probe.id) for probe in PROBES]
+
+
+def probe_data(wildcards):
+    """The data a probe reads: its test dataset's, and the pretraining corpus's when zero-shot."""
+    probe = experiments.Probe.parse(wildcards.probe)
+    datasets = [probe.dataset] + ([experiments.PRETRAIN_DATASET] if probe.zero_shot else [])
+    return sorted({path for dataset in datasets for path in data_inputs(dataset)})

@@ -9,15 +9,17 @@ if PROFILE["data"]["source"] == "synthetic":
         output:
             SYNTHETIC_MANIFEST,
         params:
-            root=PROFILE["data"]["root"],
+            root=lambda w, output: os.path.dirname(output[0]),  # data.root, MANIFEST.json's folder
             profile=PROFILE["data"]["synthetic"]["profile"],
             seed=PROFILE["data"]["synthetic"]["seed"],
         log:
             f"{LOGS}/data/synthetic.log",
         benchmark:
             f"{BENCHMARKS}/data/synthetic.tsv"
+        conda:
+            SOFTWARE_ENV
         shell:
-            "{PYTHON:q} -m taco.data.synthetic.generate --out {params.root:q} --profile {params.profile}"
+            "python -m taco.data.synthetic.generate --out {params.root:q} --profile {params.profile}"
             " --seed {params.seed} --no-progress > {log:q} 2>&1"
 
 
@@ -44,8 +46,10 @@ if experiments.extraction_jobs(PROFILE):
             f"{BENCHMARKS}/features/{{release}}__{{feature_type}}.tsv"
         resources:
             gpu=1,
+        conda:
+            SOFTWARE_ENV
         shell:
-            "{PYTHON:q} -m taco extract-features --videos {params.root:q}/videos --out {params.root:q}/features/{wildcards.feature_type}"
+            "python -m taco extract-features --videos {params.root:q}/videos --out {params.root:q}/features/{wildcards.feature_type}"
             " --type {wildcards.feature_type} --weights {params.weights:q} --device {params.device}{params.skip} > {log:q} 2>&1"
             " && cp {log:q} {output:q}"
 

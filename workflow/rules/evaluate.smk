@@ -3,20 +3,6 @@
 # weight, CrossTask and COIN (Table 9), and model size / FLOPs (Tables 13, 14); the model-free probe
 # beside every retrieval table.
 
-PROBES = experiments.probe_jobs(PROFILE)
-
-
-def evaluation_files():
-    return [experiments.evaluation_path(run, seed, evaluation) for run, seed, evaluation in EVALUATIONS]
-
-
-def evaluation_data(wildcards):
-    """The data a zero-shot evaluation reads: its target dataset's."""
-    if not wildcards.evaluation.startswith("zero_shot_"):
-        return []
-    return data_inputs(wildcards.evaluation.removeprefix("zero_shot_"))
-
-
 rule evaluate_retrieval:
     """A run's test retrieval under other settings: all N x N fusion pairs, or another dataset (zero-shot)."""
     input:
@@ -35,20 +21,11 @@ rule evaluate_retrieval:
         f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/{{evaluation}}.log",
     benchmark:
         f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/{{evaluation}}.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco evaluate --run {params.work_dir:q} {params.overrides} --out {output:q} --quiet"
+        "python -m taco evaluate --run {params.work_dir:q} {params.overrides} --out {output:q} --quiet"
         " {params.mlflow} > {log:q} 2>&1"
-
-
-def probe_files():
-    return [experiments.probe_path(probe.id) for probe in PROBES]
-
-
-def probe_data(wildcards):
-    """The data a probe reads: its test dataset's, and the pretraining corpus's when zero-shot."""
-    probe = experiments.Probe.parse(wildcards.probe)
-    datasets = [probe.dataset] + ([experiments.PRETRAIN_DATASET] if probe.zero_shot else [])
-    return sorted({path for dataset in datasets for path in data_inputs(dataset)})
 
 
 rule probe:
@@ -68,8 +45,10 @@ rule probe:
         f"{LOGS}/probe/{{probe}}.log",
     benchmark:
         f"{BENCHMARKS}/probe/{{probe}}.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco probe --profile {input.profile:q} --probe {wildcards.probe} --out {output:q} > {log:q} 2>&1"
+        "python -m taco probe --profile {input.profile:q} --probe {wildcards.probe} --out {output:q} > {log:q} 2>&1"
 
 
 rule figure3:
@@ -88,8 +67,10 @@ rule figure3:
         f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/figure3.log",
     benchmark:
         f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/figure3.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco figure3 --run {params.work_dir:q} --queries {params.queries} --seed {params.draw_seed}"
+        "python -m taco figure3 --run {params.work_dir:q} --queries {params.queries} --seed {params.draw_seed}"
         " --top {params.top} --token-weight {params.token_weights} --out {output:q} --quiet > {log:q} 2>&1"
 
 
@@ -103,15 +84,17 @@ rule crosstask:
         experiments.evaluation_path("{run_id}", "{seed}", "crosstask"),
     params:
         work_dir=run_work_dir,
-        root=experiments.release_root(PROFILE, "crosstask"),
+        root=downstream_root("crosstask"),
         train_per_task=PROFILE["downstream"]["crosstask"]["train_per_task"],
         mlflow=MLFLOW_FLAG,
     log:
         f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/crosstask.log",
     benchmark:
         f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/crosstask.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco crosstask --run {params.work_dir:q} --root {params.root:q} --seed {wildcards.seed}"
+        "python -m taco crosstask --run {params.work_dir:q} --root {params.root:q} --seed {wildcards.seed}"
         " --train-per-task {params.train_per_task} --out {output:q} --quiet {params.mlflow} > {log:q} 2>&1"
 
 
@@ -127,7 +110,7 @@ rule coin:
         mode=one_of(experiments.COIN_MODES),
     params:
         work_dir=run_work_dir,
-        root=experiments.release_root(PROFILE, "coin"),
+        root=downstream_root("coin"),
         iterations=PROFILE["downstream"]["coin"]["iterations"],   # scalars: a reordered params file changes nothing
         batch_size=PROFILE["downstream"]["coin"]["batch_size"],
         lr=PROFILE["downstream"]["coin"]["lr"],
@@ -136,8 +119,10 @@ rule coin:
         f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/coin_{{mode}}.log",
     benchmark:
         f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/coin_{{mode}}.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco coin --run {params.work_dir:q} --root {params.root:q} --mode {wildcards.mode}"
+        "python -m taco coin --run {params.work_dir:q} --root {params.root:q} --mode {wildcards.mode}"
         " --seed {wildcards.seed} --iterations {params.iterations} --batch-size {params.batch_size}"
         " --lr {params.lr} --out {output:q} --quiet {params.mlflow} > {log:q} 2>&1"
 
@@ -156,8 +141,10 @@ rule model_size:
         f"{LOGS}/model_size.log",
     benchmark:
         f"{BENCHMARKS}/model_size.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco model-size {params.runs} --paper-video-layers {params.paper_video_layers}"
+        "python -m taco model-size {params.runs} --paper-video-layers {params.paper_video_layers}"
         " --out {output:q} > {log:q} 2>&1"
 
 

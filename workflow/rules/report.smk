@@ -20,6 +20,8 @@ rule effective_profile:
     benchmark:
         f"{BENCHMARKS}/effective_profile.tsv"
     localrule: True
+    conda:
+        SOFTWARE_ENV
     shell:
         WRITE_YAML
 
@@ -37,9 +39,13 @@ rule report:
         # `snakemake --report reports/report.html` collects these with the run statistics and the DAG
         [report(path, category="Reports") for path in REPORT_FILES],
         [report(path, category="Figures") for path in REPORT_FIGURES],
+    params:
+        runs=lambda w, input: os.path.join(os.path.dirname(input.profile), "runs"),  # {RESULTS}/runs
     log:
         f"{LOGS}/report.log",
     benchmark:
         f"{BENCHMARKS}/report.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco report --profile {input.profile:q} --runs {RESULTS}/runs --out reports > {log:q} 2>&1"
+        "python -m taco report --profile {input.profile:q} --runs {params.runs:q} --out reports > {log:q} 2>&1"

@@ -3,16 +3,6 @@
 # (Table 10, Figure 4) per release.
 
 
-def text_predecessor(wildcards):
-    """The first text job of the same release: the others wait for it and find its text features
-    (MSR-VTT's two splits, the token-type variants) in the cache instead of encoding them in parallel."""
-    def release(job):
-        return experiments.DATASETS[experiments.text_job_dataset(job)].release
-
-    first = next(job for job in TEXT_JOBS if release(job) == release(wildcards.text_job))
-    return [] if first == wildcards.text_job else [experiments.text_marker_path(first)]
-
-
 rule prepare_text:
     input:
         config=experiments.config_path(experiments.text_config_name("{text_job}")),
@@ -27,8 +17,10 @@ rule prepare_text:
         f"{LOGS}/text/{{text_job}}.log",
     benchmark:
         f"{BENCHMARKS}/text/{{text_job}}.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco prepare-text --config {input.config:q} > {output:q}.tmp 2> {log:q}"
+        "python -m taco prepare-text --config {input.config:q} > {output:q}.tmp 2> {log:q}"
         " && mv {output:q}.tmp {output:q}"
 
 
@@ -45,13 +37,10 @@ rule text_stats:
         f"{LOGS}/text_stats/{{release}}.log",
     benchmark:
         f"{BENCHMARKS}/text_stats/{{release}}.tsv"
+    conda:
+        SOFTWARE_ENV
     shell:
-        "{PYTHON:q} -m taco text-stats --config {input.config:q} --out {output:q} > {log:q} 2>&1"
-
-
-def text_files():
-    return ([experiments.text_marker_path(job) for job in TEXT_JOBS]
-            + [experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES])
+        "python -m taco text-stats --config {input.config:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule text_all:

@@ -2,29 +2,6 @@
 # seeds in one job (one process: imports and data are loaded once; the grid's runs fill the cores).
 
 
-def seeds_of(run_id):
-    return experiments.run_seeds(PROFILE, run_id)
-
-
-def pretrained_metrics(wildcards):
-    """A finetuned run waits for its pretraining run (each seed starts from that seed's best.pt)."""
-    pretrained = experiments.Run.parse(wildcards.run_id).pretrained
-    return [experiments.run_metrics_path(pretrained.id, seed) for seed in seeds_of(pretrained.id)] if pretrained else []
-
-
-def train_arguments(wildcards):
-    return " ".join(f"--config {shlex.quote(experiments.config_path(experiments.config_name(wildcards.run_id, seed)))}"
-                    f" --out {shlex.quote(work_dir(wildcards.run_id, seed))}" for seed in seeds_of(wildcards.run_id))
-
-
-def copy_metrics(wildcards):
-    """Each seed's metrics.json copied out of its configuration's folder, atomically, once all are trained."""
-    return " && ".join(
-        f"cp {shlex.quote(work_dir(wildcards.run_id, seed))}/metrics.json {shlex.quote(target)}.tmp"
-        f" && mv {shlex.quote(target)}.tmp {shlex.quote(target)}"
-        for seed in seeds_of(wildcards.run_id) for target in [experiments.run_metrics_path(wildcards.run_id, seed)])
-
-
 # One rule per seed list (outputs cannot depend on the run): `train` for the profile's seeds,
 # `train_method_seeds` for the runs of the method-claim tables when the profile sets method_seeds.
 for seeds, run_ids in experiments.runs_by_seeds(PROFILE).items():
@@ -56,8 +33,10 @@ for seeds, run_ids in experiments.runs_by_seeds(PROFILE).items():
         threads: 1  # one compute thread per job (python -m taco); parallelism comes from running jobs side by side
         resources:
             gpu=1,
+        conda:
+            SOFTWARE_ENV
         shell:
-            "{PYTHON:q} -m taco train {params.arguments} --quiet {params.mlflow} > {log:q} 2>&1 && {params.copy_out}"
+            "python -m taco train {params.arguments} --quiet {params.mlflow} > {log:q} 2>&1 && {params.copy_out}"
 
 
 rule train_all:
