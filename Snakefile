@@ -3,6 +3,8 @@
 #   snakemake --cores all --configfile params/smoke.yaml   # tiny end-to-end check
 #   snakemake --workflow-profile workflow/profiles/slurm --configfile params/paper.yaml
 # Rules only wire files to `python -m taco ...` commands; the grid lives in taco/experiments.py.
+import shlex
+
 from snakemake.utils import min_version
 
 min_version("8.0")
@@ -33,4 +35,5 @@ rule all:
 onstart:
     if PROFILE["tracking"]["mlflow"]:
         # A fresh SQLite store cannot be created by parallel jobs: create it once, before any job.
-        shell("python -m taco init-tracking")
+        # Its experiment is the profile's (taco-<profile>, the description as its note).
+        shell(f"python -m taco init-tracking --profile {shlex.quote(str(workflow.configfiles[-1]))}")
