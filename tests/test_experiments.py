@@ -139,7 +139,8 @@ def test_run_config_merges_profile_dataset_run_and_seed(default_profile):
         2, base["optim"]["iterations"], base["optim"]["batch_size"], base["optim"]["eval_every"])
     assert cfg.tags == {"tables": "table2,table3,table4,table11,table13,figure3", "setting": "taco",
                         "dataset": "youcook2", "features": "r152+s3d_hm", "video_layers": 1, "seed": 2,
-                        "run_id": TACO_YC2, "run_name": f"{TACO_YC2}/seed2", "profile": "default"}
+                        "run_id": TACO_YC2, "run_name": f"{TACO_YC2}/seed2", "profile": "default",
+                        "profile_description": default_profile["description"], "mlflow_log_checkpoints": False}
     assert experiments.run_config(default_profile, TACO_YC2, seed=0).hash() != cfg.hash()
 
 
