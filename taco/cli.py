@@ -240,8 +240,9 @@ def cmd_report(args) -> int:
     from taco.reports.writer import write_reports
 
     inputs = ReportInputs(results_dir=args.runs.parent, from_mlflow=args.from_mlflow)
-    index = write_reports(args.profile, inputs, args.out)
-    print(f"wrote {len(index)} reports and README.md, metrics.json under {args.out}")
+    index = write_reports(args.profile, inputs, args.out, only=args.only)
+    print(f"wrote {len(index)} reports" + (" (only)" if args.only else " and README.md, metrics.json")
+          + f" under {args.out}")
     return 0
 
 
@@ -399,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the runs folder; evaluations/, model_sizes.json and text_stats/ are read beside it")
     p.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")
     p.add_argument("--from-mlflow", action="store_true", help="rebuild the results from MLflow instead of the files")
+    p.add_argument("--only", nargs="+", metavar="REPORT",
+                   help="write only these reports' files (table3 figure2 ...), not the index nor metrics.json")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("probe", help="the model-free ridge probe on a table's test split and features")

@@ -319,11 +319,14 @@ def test_tables_from_files_equal_tables_from_mlflow(profile_path, fabricated, tm
     run_report(profile_path, results, tmp_path / "from_files")
     readme = run_report(profile_path, results, tmp_path / "from_mlflow", "--from-mlflow")   # per-query: files
     assert f"{len(items)} of the {len(items)} results the tables read were found" in readme
-    names = sorted(p.name for p in (tmp_path / "from_files").iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "from_mlflow").iterdir())
+    def written(folder: Path) -> list[str]:   # reports, html/, metrics/ and plots/
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+    names = written(tmp_path / "from_files")
+    assert names == written(tmp_path / "from_mlflow")
     for name in names:
         files, mlflow_side = ((tmp_path / d / name).read_bytes() for d in ("from_files", "from_mlflow"))
-        if name.endswith(".md"):
+        if name.endswith((".md", ".html")):
             files, mlflow_side = (b.decode().replace("results read from MLflow", "results read from metrics files")
                                   for b in (files, mlflow_side))
         assert files == mlflow_side, name
@@ -379,7 +382,7 @@ def test_readme_indexes_every_report(profile_path, fabricated, tmp_path):
     assert (out / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     curves = (out / "training_curves.md").read_text()
     assert "| YouCook2 | taco | 3 | 2.667 ± 1.000 |" in curves   # last loss 5/3 + seed over seeds 0, 1, 2
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]   # no temporary file left
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]   # no temporary file left
 
 
 def test_text_statistics_and_figure4(tmp_path, profile_path):
@@ -434,8 +437,9 @@ def test_reports_print_paired_verdicts_probe_rows_and_fused_below_stage(profile_
     assert "| comparisons | rows beating the probe |" in readme
     # Byte-identical reports for identical inputs.
     run_report(profile_path, results, tmp_path / "again")
-    for path in out.iterdir():
-        assert path.read_bytes() == (tmp_path / "again" / path.name).read_bytes(), path.name
+    for path in (p for p in out.rglob("*") if p.is_file()):   # html/, metrics/ and plots/ too
+        name = path.relative_to(out)
+        assert path.read_bytes() == (tmp_path / "again" / name).read_bytes(), name
 
 
 def test_probe_labels_tell_a_columns_probes_apart():

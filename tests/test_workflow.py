@@ -15,12 +15,14 @@ import torch
 import yaml
 
 from taco import experiments
+from taco.reports import dvc_files
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "dvc.yaml", "params.yaml", ".dvcignore", "workflow", "params", "taco")
 VENV_BIN = Path(sys.executable).parent
 SMOKE_RUNS = 19          # hand count in test_experiments.test_shipped_profiles_and_their_grids
 SMOKE_SEEDS = 2
+SMOKE_REPORTS = "results/smoke/reports"   # a profile other than the default writes its own reports folder
 
 
 def copy_repository(destination: Path) -> Path:
@@ -112,9 +114,12 @@ def test_stage_targets_of_dvc_are_rules_of_the_workflow(repo):
             (path, options), = out.items()
             assert options["persist"] is True, (name, path)
     report_outs = {next(iter(out)) for out in stages["report"]["outs"]}
-    assert report_outs == {"reports/README.md", *(f"reports/{name}.md" for name in experiments.REPORT_NAMES),
+    assert report_outs >= {"reports/README.md", "reports/metrics.json",
+                           *(f"reports/{name}.md" for name in experiments.REPORT_NAMES),
+                           *(f"reports/html/{name}.html" for name in experiments.REPORT_NAMES),
                            *(f"reports/{name}.png" for name in experiments.REPORT_FIGURES)}
-    assert stages["report"]["metrics"] == [{"reports/metrics.json": {"cache": False}}]
+    assert stages["report"]["metrics"] == [{f"reports/metrics/{table}.json": {"cache": False}}
+                                           for table in dvc_files.METRIC_TABLES]
 
 
 @pytest.mark.parametrize("edit, key", [
@@ -208,6 +213,8 @@ def test_smoke_profile_end_to_end_through_dvc(tmp_path):
     repo = copy_repository(tmp_path / "repo")
     (repo / "params.yaml").write_text(yaml.safe_dump({"profile": "params/smoke.yaml",
                                                       "data_root": "data/synthetic_smoke"}))
+    # dvc.yaml names the default profile's reports/; another profile's reports are elsewhere
+    (repo / "dvc.yaml").write_text((repo / "dvc.yaml").read_text().replace(" reports/", f" {SMOKE_REPORTS}/"))
     run = dict(cwd=repo, env=environment(), capture_output=True, text=True)
     dvc = str(VENV_BIN / "dvc")
     for command in (["git", "init", "-q"], [dvc, "init", "-q"]):
@@ -216,10 +223,12 @@ def test_smoke_profile_end_to_end_through_dvc(tmp_path):
     first = subprocess.run([dvc, "repro"], timeout=1800, **run)
     assert first.returncode == 0, first.stdout + first.stderr
     for name in experiments.REPORT_NAMES:
-        assert (repo / "reports" / f"{name}.md").is_file()
-    assert (repo / "reports" / "metrics.json").is_file()
-    snakemake(repo, "--report", "reports/report.html", "--configfile", "params/smoke.yaml", timeout=300)
-    assert "<html" in (repo / "reports" / "report.html").read_text()[:2000].lower()
+        assert (repo / SMOKE_REPORTS / f"{name}.md").is_file()
+        assert (repo / SMOKE_REPORTS / "html" / f"{name}.html").is_file()
+    assert (repo / SMOKE_REPORTS / "metrics.json").is_file()
+    assert not (repo / "reports").exists()    # the committed default reports are left alone
+    snakemake(repo, "--report", "report.html", "--configfile", "params/smoke.yaml", timeout=300)
+    assert "<html" in (repo / "report.html").read_text()[:2000].lower()
 
     second = subprocess.run([dvc, "repro"], timeout=600, **run)
     assert second.returncode == 0 and "up to date" in second.stdout, second.stdout
@@ -265,7 +274,7 @@ def check_a_dvc_experiment_reruns_only_what_reads_its_parameter(repo: Path, run:
     assert experiment.returncode == 0, experiment.stdout + experiment.stderr
     assert "Running stage 'evaluate'" in experiment.stdout, experiment.stdout
     assert "Running stage 'train'" not in experiment.stdout, experiment.stdout
-    figure3 = (repo / "reports" / "figure3.md").read_text()
+    figure3 = (repo / SMOKE_REPORTS / "figure3.md").read_text()
     assert "\n| 3 |" in figure3 and "\n| 4 |" not in figure3    # three ranks per query now, five before
     shown = subprocess.run([dvc, "exp", "show", "--json"], check=True, **run).stdout
     assert '"top": 3' in shown and '"top": 5' in shown   # the experiment beside its baseline
@@ -285,7 +294,7 @@ def check_mlflow_holds_the_runs_and_agrees_with_the_files(repo: Path) -> None:
     from_mlflow = repo / "reports_from_mlflow"
     subprocess.run([sys.executable, "-m", "taco", "report", "--profile", "params/smoke.yaml", "--from-mlflow",
                     "--out", str(from_mlflow)], cwd=repo, env=env, check=True, capture_output=True, text=True)
-    files, mlflow = report_tables(repo / "reports"), report_tables(from_mlflow)
+    files, mlflow = report_tables(repo / SMOKE_REPORTS), report_tables(from_mlflow)
     assert files and files == mlflow
 
 

@@ -13,16 +13,21 @@ from taco.reports.cells import ProbeCheck
 from taco.reports.claims import REPRODUCED, VERDICTS, ClaimCheck
 from taco.reports.curves import CURVES_TITLE, render_training_curves, training_curves
 from taco.reports.figure3 import read_retrievals, render_figure3
+from taco.reports.dvc_files import (CURVE_TABLES, PAPER_VS_OURS, figure2_metrics, metrics_json, paper_vs_ours,
+                                   retrieval_metrics, table9_metrics, table_curves)
 from taco.reports.figures import figure2_png, figure4_png, no_data_png, training_curves_png
 from taco.reports.fused import FusedCheck, fused_below_best, fused_sentence
-from taco.reports.inputs import (ItemKey, ReportInputs, Results, expected_items, load_paper_tables, read_json,
+from taco.reports.html import html_page
+from taco.reports.inputs import (ItemKey, ReportError, ReportInputs, Results, expected_items, load_paper_tables, read_json,
                                  read_probes, read_text_stats, results_from_files, results_from_mlflow)
 from taco.reports.markdown import ReportContext, document, markdown_table, report_date, report_title
 from taco.reports.metrics_file import metrics_summary
+from taco.reports.summary import SUMMARY_FILE, summary_json, update_summary, verdict_summary
 from taco.reports.tables import build_tables, check_claims, probe_checks, render_retrieval_table, render_table14
 from taco.reports.text_stats import IDF_DATASETS, render_figure4, render_table10
 from taco.reports.transfer import (figure2_checks, figure2_data, figure2_probe_checks, render_figure2, render_table9,
                                    table9_results)
+from taco.reports.targets import report_files
 from taco.reports.verdicts import CLAIM_RULE
 from taco.tracking import git_commit
 
@@ -32,8 +37,14 @@ def write_atomically(path: Path, content: str | bytes) -> None:
     write_bytes(path, content.encode() if isinstance(content, str) else content)
 
 
-def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> dict[str, str]:
-    """Write every report, ``README.md`` and ``metrics.json`` under ``out_dir``; return file -> title."""
+def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path,
+                  only: Sequence[str] | None = None) -> dict[str, str]:
+    """Write every report, ``README.md``, ``metrics.json``, the HTML of each report (``html/``), the DVC
+    metrics and plots (``metrics/``, ``plots/``) and ``summary.json`` under ``out_dir``; return file -> title.
+    ``only``: the reports (``table3``, ``figure2``) whose files alone are written (``summary.json`` updated)."""
+    unknown = sorted(set(only or ()) - set(experiments.REPORT_NAMES))
+    if unknown:
+        raise ReportError(f"unknown report {', '.join(unknown)} (known: {', '.join(experiments.REPORT_NAMES)})")
     profile = experiments.load_profile(profile_path)
     paper_tables = load_paper_tables()
     expected = expected_items(profile)
@@ -62,7 +73,8 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> di
     against_probe["figure2"] = figure2_probe_checks(figure2, probes)
     reports["figure2.md"] = render_figure2(paper_tables, context, figure2, checks["figure2"], probes,
                                            against_probe["figure2"])
-    reports["table9.md"] = render_table9(paper_tables, context, table9_results(profile, inputs.results_dir))
+    table9_found = table9_results(profile, inputs.results_dir)
+    reports["table9.md"] = render_table9(paper_tables, context, table9_found)
     reports["figure4.md"] = render_figure4(paper_tables, context, text_stats)
     reports["training_curves.md"] = render_training_curves(context, curves)
     titles = {name: report_title(name, paper_tables)
@@ -77,11 +89,29 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path) -> di
     }
 
     out_dir = Path(out_dir)
-    for name, content in {**figures, **reports}.items():
+    files: dict[str, str | bytes] = {**figures, **reports}
+    files["README.md"] = render_readme(context, index, checks, results, expected, against_probe, fused)
+    files["metrics.json"] = json.dumps(metrics_summary(tables), indent=2, sort_keys=True) + "\n"
+    for name in [*reports, "README.md"]:
+        images = {image: figures[image] for image in figures if f"]({image})" in files[name]}
+        files[f"html/{name.removesuffix('.md')}.html"] = html_page(files[name], images)
+    dvc_metrics = {**{table: retrieval_metrics(data) for table, data in tables.items()},
+                   "table9": table9_metrics(table9_found), "figure2": figure2_metrics(figure2, probes)}
+    files.update({f"metrics/{table}.json": metrics_json(values) for table, values in dvc_metrics.items()})
+    for table in CURVE_TABLES:
+        files.update(table_curves(table, profile, inputs.results_dir, expected))
+    files[PAPER_VS_OURS] = paper_vs_ours(tables)
+    verdicts = verdict_summary(checks)
+    if only:
+        wanted = {f for name in only for f in report_files(name)}
+        files = {name: content for name, content in files.items() if name in wanted}
+        files[SUMMARY_FILE] = update_summary(out_dir / SUMMARY_FILE, {t: verdicts[t] for t in only if t in verdicts},
+                                             context.profile_name)
+        index = {name: title for name, title in index.items() if name in wanted}
+    else:
+        files[SUMMARY_FILE] = summary_json(verdicts, context.profile_name)
+    for name, content in files.items():
         write_atomically(out_dir / name, content)
-    write_atomically(out_dir / "README.md", render_readme(context, index, checks, results, expected, against_probe,
-                                                          fused))
-    write_atomically(out_dir / "metrics.json", json.dumps(metrics_summary(tables), indent=2, sort_keys=True) + "\n")
     return index
 
 

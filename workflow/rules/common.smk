@@ -4,6 +4,7 @@ import os
 import re
 import shlex
 import sys
+import time
 
 import yaml
 from snakemake.exceptions import WorkflowError
@@ -11,6 +12,8 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the checkout's own taco package, also in a copy of the repository
 from taco import experiments
+from taco.reports import targets as report_targets
+from taco.reports.summary import SUMMARY_FILE, print_summary
 
 
 def config_source():
@@ -200,3 +203,29 @@ def probe_data(wildcards):
     probe = experiments.Probe.parse(wildcards.probe)
     datasets = [probe.dataset] + ([experiments.PRETRAIN_DATASET] if probe.zero_shot else [])
     return sorted({path for dataset in datasets for path in data_inputs(dataset)})
+
+
+# Reports (report.smk): the folder of the profile, the files the HTML report shows with their captions.
+REPORTS = report_targets.reports_dir(PROFILE)
+REPORT_FIGURES = [f"{REPORTS}/{name}.png" for name in experiments.REPORT_FIGURES]
+REPORT_FILES = [f"{REPORTS}/{f}" for f in report_targets.all_report_files() if f"{REPORTS}/{f}" not in REPORT_FIGURES]
+REPORT_CODE = experiments.cli_dependencies("taco.reports.writer")
+WORKFLOW_START = time.time()
+
+
+def report_outputs(files):
+    """``files`` of the reports folder, those the HTML report shows wrapped in report() with their caption."""
+    outputs = []
+    for file in files:
+        entry = report_targets.report_entry(file)
+        if entry is None:
+            outputs.append(f"{REPORTS}/{file}")
+        else:
+            caption = f"../report/{entry.pop('caption')}"
+            outputs.append(report(f"{REPORTS}/{file}", caption=caption, **entry))
+    return outputs
+
+
+def reports_folder(output):
+    """The reports folder of a report job, from its first output (``<folder>/<name>.md`` or ``README.md``)."""
+    return os.path.dirname(output[0])
