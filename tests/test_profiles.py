@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from taco import experiments, paths, profiles
+from taco.config import RunConfig
 from taco.experiments import ExperimentError, Run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +124,7 @@ def test_resolved_config_names(smoke_profile):
     names = profiles.config_names(smoke_profile)
     assert len(names) == len(set(names)) == 19 * 2 + 5 + 3
     for name in names:
-        assert isinstance(profiles.resolved_config(smoke_profile, name), experiments.RunConfig)
+        assert isinstance(profiles.resolved_config(smoke_profile, name), RunConfig)
     run_cfg = profiles.resolved_config(smoke_profile, paths.config_name(TACO_YC2, 1))
     assert run_cfg.to_dict() == profiles.run_config(smoke_profile, TACO_YC2, 1).to_dict()
     with pytest.raises(ExperimentError, match="'nonsense'"):
