@@ -248,13 +248,13 @@ def cmd_report(args) -> int:
 
 def cmd_probe(args) -> int:
     """The model-free ridge probe of one probe job of the profile (``experiments.Probe``), as JSON."""
-    from taco import experiments
+    from taco import experiments, profiles
     from taco.data.synthetic.probe import probe_run
     from taco.train import atomic_write_json
 
-    profile, probe = experiments.load_profile(args.profile), experiments.Probe.parse(args.probe)
-    result = {"probe": probe.id, "config_hash": experiments.probe_hash(profile, probe),
-              **probe_run(*experiments.probe_configs(profile, probe))}
+    profile, probe = profiles.load_profile(args.profile), experiments.Probe.parse(args.probe)
+    result = {"probe": probe.id, "config_hash": profiles.probe_hash(profile, probe),
+              **probe_run(*profiles.probe_configs(profile, probe))}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(result, args.out)
     print(json.dumps({"probe": args.probe, **result["metrics"]}, indent=1))

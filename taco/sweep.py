@@ -29,13 +29,13 @@ from pathlib import Path
 import yaml
 
 from taco import config as config_module
-from taco import experiments
+from taco import paths, profiles
 from taco.atomic import write_json, write_text
 
 TOLERANCE = 0.03
 WARMUP_SHARE = 0.1
 EVALUATIONS_PER_RUN = 8
-SWEEP_DIR = Path(experiments.RESULTS_DIR) / "sweep"
+SWEEP_DIR = Path(paths.RESULTS_DIR) / "sweep"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _train_one(job: tuple[dict, str, list[str], str]) -> float:
 
     profile, run_id, overrides, out = job
     torch.set_num_threads(1)
-    cfg = experiments.run_config(profile, run_id, seed=0)
+    cfg = profiles.run_config(profile, run_id, seed=0)
     cfg = config_module.from_dict(config_module.apply_overrides(cfg.to_dict(), overrides))
     return validation_rsum(train(cfg, out, progress=False, track=False, evaluate_test=False))
 
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel trainings, 1 thread each")
     parser.add_argument("--out", type=Path, default=Path("docs/schedule_sweep.json"), help="JSON of results")
     args = parser.parse_args(argv)
-    profile = experiments.check_profile(yaml.safe_load(args.profile.read_text()), str(args.profile))
+    profile = profiles.check_profile(yaml.safe_load(args.profile.read_text()), str(args.profile))
     result = sweep(profile, args.runs, args.lrs, [n == "pre" for n in args.norms], args.base_steps, args.lengths,
                    lambda jobs: run_jobs(profile, args.stage, jobs, args.overrides, args.workers))
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}

@@ -121,7 +121,7 @@ def experiment_name(profile: str | None) -> str:
 
 def profile_settings(tags: dict) -> tuple[str | None, bool]:
     """(description, log_checkpoints) of the params profile, from a job's config tags
-    ``profile_description`` and ``mlflow_log_checkpoints`` (set by ``experiments.run_config``)."""
+    ``profile_description`` and ``mlflow_log_checkpoints`` (set by ``profiles.run_config``)."""
     log_checkpoints = tags.get("mlflow_log_checkpoints", False)
     if isinstance(log_checkpoints, str):
         log_checkpoints = log_checkpoints.strip().lower() in ("1", "true", "yes")

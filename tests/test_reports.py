@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from taco import config as config_module
-from taco import experiments
+from taco import experiments, profiles
 from taco.cli import main
 from taco.paired import Interval, SeedQueries, paired_difference
 from taco.reports import claims, inputs, tables, verdicts
@@ -180,7 +180,7 @@ def fabricated_items(profile: dict) -> dict[tuple[str, int, str], str]:
                 if cell.run.id not in runs or cell.evaluation == "figure3":
                     continue
                 for seed in SEEDS:
-                    values = experiments.run_config(profile, cell.run.id, seed).to_dict()
+                    values = profiles.run_config(profile, cell.run.id, seed).to_dict()
                     if cell.evaluation == "full_fusion":
                         values = config_module.apply_overrides(values, ["eval.fusion=full"])
                     items[(cell.run.id, seed, cell.evaluation)] = config_module.from_dict(values).hash()
@@ -227,7 +227,7 @@ def write_item(results: Path, key, config_hash: str, metrics: dict, per_query: d
 @pytest.fixture
 def fabricated(profile_path, tmp_path):
     """Metrics files for every item; returns (results folder, item -> (config hash, metrics))."""
-    profile = experiments.load_profile(profile_path)
+    profile = profiles.load_profile(profile_path)
     rng = random.Random(0)
     items = {key: (config_hash, fabricate_metrics(rng), fabricate_per_query(rng))
              for key, config_hash in fabricated_items(profile).items()}
@@ -239,10 +239,10 @@ def fabricated(profile_path, tmp_path):
     results = tmp_path / "results"
     for key, (config_hash, metrics, entry) in items.items():
         write_item(results, key, config_hash, metrics, entry)
-    for probe in experiments.probe_jobs(profile):
+    for probe in profiles.probe_jobs(profile):
         path = inputs.probe_file(results, probe)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"config_hash": experiments.probe_hash(profile, probe),
+        path.write_text(json.dumps({"config_hash": profiles.probe_hash(profile, probe),
                                     "metrics": {"probe/t2v_r1": 4.25, "probe/t2v_r5": 11.0, "probe/t2v_mr": 20.5},
                                     **fabricate_per_query(rng, scores=("probe",))}))
     return results, items
@@ -445,8 +445,8 @@ def test_reports_print_paired_verdicts_probe_rows_and_fused_below_stage(profile_
 def test_probe_labels_tell_a_columns_probes_apart():
     paper_tables = inputs.load_paper_tables()
     results = inputs.Results("test")
-    profile = experiments.load_profile(REPO / "params" / "default.yaml")
-    probes = {probe: "missing" for probe in experiments.probe_jobs(profile)}
+    profile = profiles.load_profile(REPO / "params" / "default.yaml")
+    probes = {probe: "missing" for probe in profiles.probe_jobs(profile)}
     table8 = tables.table_data("table8", paper_tables, profile, results, probes)
     keys = {column: [p.key() for p in rows] for column, rows in table8.probes.items()}
     assert keys["youcook2"] == ["protocol=zero_shot,method=probe", "protocol=finetuned,video=s3d_hm,method=probe",
@@ -469,11 +469,11 @@ def test_probe_command_writes_the_runs_format(tmp_path):
     out = tmp_path / "results" / "probe" / f"{probe.id}.json"
     assert main(["probe", "--profile", str(profile_file), "--probe", probe.id, "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    profile = experiments.load_profile(profile_file)
-    assert data["config_hash"] == experiments.probe_hash(profile, probe)
+    profile = profiles.load_profile(profile_file)
+    assert data["config_hash"] == profiles.probe_hash(profile, probe)
     from taco.data.retrieval import split_clips
 
-    test = split_clips(experiments.probe_configs(profile, probe)[0])["test"]
+    test = split_clips(profiles.probe_configs(profile, probe)[0])["test"]
     assert data["queries"] == list(range(len(test)))
     values = data["per_query"]["probe"]
     for k in ("r1", "r5", "r10"):

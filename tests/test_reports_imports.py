@@ -1,4 +1,5 @@
-"""The modules of ``taco.reports`` import each other without a cycle, and each imports on its own."""
+"""The modules of ``taco.reports``, and the grid, profile, path and code-dependency modules, import each
+other without a cycle, and each imports on its own."""
 from __future__ import annotations
 
 import ast
@@ -8,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "taco" / "reports"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "taco" / "reports"
 MODULES = sorted(f"taco.reports.{path.stem}" for path in PACKAGE.glob("*.py") if path.stem != "__init__")
+GRID_MODULES = ["taco.code_deps", "taco.experiments", "taco.paths", "taco.profiles"]
 
 
-def package_imports(module: str) -> set[str]:
-    """The ``taco.reports`` modules that ``module`` imports, at module level or inside functions."""
-    tree = ast.parse((PACKAGE / f"{module.rpartition('.')[2]}.py").read_text())
+def package_imports(module: str, modules: list[str]) -> set[str]:
+    """The ``modules`` that ``module`` imports, at module level or inside functions."""
+    tree = ast.parse(ROOT.joinpath(*module.split(".")).with_suffix(".py").read_text())
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -22,11 +25,12 @@ def package_imports(module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found & set(MODULES)
+    return found & set(modules)
 
 
-def test_no_import_cycle_among_report_modules():
-    graph = {module: package_imports(module) for module in MODULES}
+def acyclic_import_graph(modules: list[str]) -> dict[str, set[str]]:
+    """Module -> the ``modules`` it imports; fails naming the cycle if there is one."""
+    graph = {module: package_imports(module, modules) for module in modules}
     done, path = set(), []
 
     def visit(module: str) -> None:
@@ -40,11 +44,23 @@ def test_no_import_cycle_among_report_modules():
         path.pop()
         done.add(module)
 
-    assert len(MODULES) > 5 and any(graph.values())
-    for module in MODULES:
+    for module in modules:
         visit(module)
+    return graph
 
 
-@pytest.mark.parametrize("module", MODULES)
+def test_no_import_cycle_among_report_modules():
+    graph = acyclic_import_graph(MODULES)
+    assert len(MODULES) > 5 and any(graph.values())
+
+
+def test_grid_paths_profiles_and_code_deps_depend_one_way():
+    # experiments <- paths (run ids, evaluation names) <- profiles; code_deps stands alone.
+    assert acyclic_import_graph(GRID_MODULES) == {"taco.code_deps": set(), "taco.experiments": set(),
+                                                  "taco.paths": {"taco.experiments"},
+                                                  "taco.profiles": {"taco.experiments", "taco.paths"}}
+
+
+@pytest.mark.parametrize("module", MODULES + GRID_MODULES)
 def test_each_module_imports_alone(module):
-    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=PACKAGE.parents[1])
+    subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=ROOT)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from taco import experiments
+from taco import experiments, paths, profiles
 from taco.reports import dvc_files, targets
 from taco.reports.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, VERDICTS
 from taco.reports.html import html_page, markdown_to_html
@@ -136,11 +136,11 @@ def test_plot_data_match_the_dvc_yaml_declarations(reports):
 
 
 def test_curves_are_means_over_seeds_of_the_logs(tmp_path, profile_path):  # noqa: F811
-    profile = experiments.load_profile(profile_path)
+    profile = profiles.load_profile(profile_path)
     cell = experiments.TABLES["table3"][4].cells["youcook2"]
     for seed, offset in ((0, 0.0), (1, 2.0), (2, 4.0)):
-        run_dir = tmp_path / experiments.run_work_dir(cell.run.id, seed,
-                                                      experiments.run_config(profile, cell.run.id, seed).hash())
+        run_dir = tmp_path / paths.run_work_dir(cell.run.id, seed,
+                                                      profiles.run_config(profile, cell.run.id, seed).hash())
         run_dir.mkdir(parents=True)
         (run_dir / "val_log.jsonl").write_text("".join(
             json.dumps({"step": step, "fused/t2v_r1": 1 + offset, "fused/t2v_r5": 2.0, "fused/t2v_r10": 3.0}) + "\n"
@@ -197,19 +197,19 @@ def test_only_one_table_writes_only_its_files(profile_path, fabricated, tmp_path
 
 
 def test_table_inputs_are_what_the_table_reads():
-    profile = experiments.load_profile(REPO / "params" / "default.yaml")
+    profile = profiles.load_profile(REPO / "params" / "default.yaml")
     table3 = targets.table_inputs(profile, "table3")
     runs = {experiments.Run.parse(Path(p).parts[2]) for p in table3["metrics"]}
     assert runs == {cell.run for row in experiments.TABLES["table3"] for cell in row.cells.values()}
     assert table3["evaluations"] == [] and table3["sizes"] == [] and table3["text_stats"] == []
-    assert sorted(table3["probes"]) == sorted(experiments.probe_path(f"{d}__r152+s3d_hm")
+    assert sorted(table3["probes"]) == sorted(paths.probe_path(f"{d}__r152+s3d_hm")
                                               for d in ("youcook2", "msrvtt_split1"))
     table12 = targets.table_inputs(profile, "table12")
     assert table12["evaluations"] and all(p.endswith("/full_fusion.json") for p in table12["evaluations"])
     table8 = targets.table_inputs(profile, "table8")   # the finetuned runs' pretrained runs are read too
-    assert experiments.run_metrics_path("howto100m__s3d_hm__v4__taco", profile["seeds"][0]) in table8["metrics"]
+    assert paths.run_metrics_path("howto100m__s3d_hm__v4__taco", profile["seeds"][0]) in table8["metrics"]
     assert targets.table_inputs(profile, "table10")["text_stats"] and not targets.table_inputs(profile, "table10")["metrics"]
-    assert targets.table_inputs(profile, "table14")["sizes"] == [experiments.MODEL_SIZES_PATH]
+    assert targets.table_inputs(profile, "table14")["sizes"] == [paths.MODEL_SIZES_PATH]
 
 
 # --------------------------------------------------------------------------------------------- workflow

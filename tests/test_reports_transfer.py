@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taco import experiments
+from taco import experiments, profiles
 from taco.paired import SeedQueries
 from taco.reports import figures, inputs, transfer, verdicts
 from taco.reports.cells import CellResult
@@ -151,7 +151,7 @@ def test_render_figure2_shows_scores_metrics_verdicts_and_the_probe():
 
 @pytest.fixture(scope="module")
 def profile() -> dict:
-    profile = experiments.load_profile(REPO / "params" / "default.yaml")
+    profile = profiles.load_profile(REPO / "params" / "default.yaml")
     profile["seeds"] = [0, 1, 2]   # three seeds of the pretrained model, whatever the shipped default has
     return profile
 
@@ -168,7 +168,7 @@ def test_table9_results_and_report(profile, tmp_path):
     assert set(cells) == {"crosstask", "coin_linear_probe", "coin_finetune"}
     run_id = cells["crosstask"].run.id
     assert all(cell.run.id == run_id for cell in cells.values())
-    good = {seed: experiments.run_config(profile, run_id, seed).hash() for seed in profile["seeds"]}
+    good = {seed: profiles.run_config(profile, run_id, seed).hash() for seed in profile["seeds"]}
     ct, coin = profile["downstream"]["crosstask"], profile["downstream"]["coin"]   # recorded by the jobs
     crosstask = [write_result(tmp_path, run_id, 0, "crosstask", {"config_hash": good[0], "recall": 30.0, **ct,
                                                                  "per_task": {"task_a": 20.0, "task_b": 40.0}}),

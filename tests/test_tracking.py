@@ -273,14 +273,14 @@ def test_one_experiment_per_profile_with_its_description_as_note(shared_store, m
 
 
 def test_run_configs_carry_the_profile_description_and_checkpoint_setting():
-    from taco import experiments
+    from taco import profiles
 
-    profile = experiments.load_profile("params/default.yaml")
-    run_id = experiments.unique_runs(profile)[0]
-    tags = experiments.run_config(profile, run_id, 0).tags
+    profile = profiles.load_profile("params/default.yaml")
+    run_id = profiles.unique_runs(profile)[0]
+    tags = profiles.run_config(profile, run_id, 0).tags
     assert tracking.profile_settings(tags) == (profile["description"], False)
     profile["tracking"]["log_checkpoints"] = True
-    assert tracking.profile_settings(experiments.run_config(profile, run_id, 0).tags)[1] is True
+    assert tracking.profile_settings(profiles.run_config(profile, run_id, 0).tags)[1] is True
 
 
 def test_curves_png_is_deterministic(tmp_path):

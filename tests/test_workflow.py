@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from taco import experiments
+from taco import experiments, paths, profiles
 from taco.reports import dvc_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +84,9 @@ def test_dry_run_of_the_smoke_profile_lists_the_grid(repo):
         # ActivityNet with both feature types, zero-shot YouCook2 and MSR-VTT split2 with S3D-HM
         "probe": 6,
     }
-    smoke = experiments.load_profile(ROOT / "params" / "smoke.yaml")
+    smoke = profiles.load_profile(ROOT / "params" / "smoke.yaml")
     trained = {w["run_id"] for rule, w in jobs if rule == "train"}
-    assert trained == set(experiments.unique_runs(smoke))
+    assert trained == set(profiles.unique_runs(smoke))
 
 
 def test_every_rule_has_a_log_and_a_benchmark_and_training_asks_for_a_gpu(repo):
@@ -136,7 +136,7 @@ def test_bad_params_fail_before_any_job_naming_the_key(repo, edit, key):
     message = result.stdout + result.stderr
     assert key in message, message
     if key == "lr":
-        assert "'base.optim.lr'" in message   # the params schema, checked by experiments.check_profile
+        assert "'base.optim.lr'" in message   # the params schema, checked by profiles.check_profile
     assert not (repo / "results").exists() and not (repo / "data").exists()
 
 
@@ -187,7 +187,7 @@ def test_dvc_runs_the_profile_of_params_yaml(repo):
         subprocess.run(command, check=True, **run)
     chosen = yaml.safe_load((repo / "params.yaml").read_text())
     assert chosen["profile"] == "params/default.yaml"
-    assert chosen["data_root"] == experiments.load_profile(repo / chosen["profile"])["data"]["root"]
+    assert chosen["data_root"] == profiles.load_profile(repo / chosen["profile"])["data"]["root"]
     (repo / "params.yaml").write_text(yaml.safe_dump({"profile": "params/smoke.yaml",
                                                       "data_root": "data/synthetic_smoke"}))
     dag = subprocess.run([dvc, "dag", "--md"], **run)
@@ -286,9 +286,9 @@ def check_mlflow_holds_the_runs_and_agrees_with_the_files(repo: Path) -> None:
     listing = subprocess.run(
         [sys.executable, "-c", "import json; from taco.tracking import latest_finished_runs as f; "
          "print(json.dumps(sorted(f())))"], cwd=repo, env=env, capture_output=True, text=True, check=True)
-    profile = experiments.load_profile(repo / "params" / "smoke.yaml")
-    expected = {json.loads((repo / experiments.run_metrics_path(run, seed)).read_text())["config_hash"]
-                for run in experiments.unique_runs(profile) for seed in profile["seeds"]}
+    profile = profiles.load_profile(repo / "params" / "smoke.yaml")
+    expected = {json.loads((repo / paths.run_metrics_path(run, seed)).read_text())["config_hash"]
+                for run in profiles.unique_runs(profile) for seed in profile["seeds"]}
     assert len(expected) == SMOKE_RUNS * SMOKE_SEEDS
     assert expected <= set(json.loads(listing.stdout))
     from_mlflow = repo / "reports_from_mlflow"
@@ -302,7 +302,7 @@ def check_a_killed_training_job_resumes(repo: Path, run_id: str, seed: int, iter
     """SIGKILL on a training job in the middle of the workflow: no half-written output; started again, the
     workflow resumes the run from its checkpoint and ends with the metrics of an uninterrupted run."""
     env = environment()
-    config = repo / experiments.config_path(experiments.config_name(run_id, seed))
+    config = repo / paths.config_path(paths.config_name(run_id, seed))
     log = repo / "workflow.log"
     checkpoints = repo / "results" / "runs" / run_id / f"seed{seed}"
     before = {p.parent for p in checkpoints.glob("*/checkpoint.pt")}  # the earlier configuration's run
@@ -320,7 +320,7 @@ def check_a_killed_training_job_resumes(repo: Path, run_id: str, seed: int, iter
         os.kill(pid, signal.SIGKILL)
     workflow.wait(timeout=600)
     assert workflow.returncode != 0, log.read_text()
-    metrics = repo / experiments.run_metrics_path(run_id, seed)
+    metrics = repo / paths.run_metrics_path(run_id, seed)
     (checkpoint,) = found
     assert torch.load(checkpoint, weights_only=False)["state"]["step"] < iterations
     assert not metrics.exists() and not list(metrics.parent.glob("*.tmp"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from taco import experiments
+from taco import experiments, profiles
 from taco.metrics import summarize_over_seeds
 from taco.paired import Interval, SeedQueries, paired_difference
 from taco.reports.claims import comparison_verdict, per_query_value
@@ -36,7 +36,7 @@ def cell_result(cell: experiments.Cell, profile: dict, results: Results, selecte
     if cell.run not in selected:
         return CellResult(cell, [], {}, in_profile=False)
     seeds, absent, per_query = [], {}, {}
-    for seed in experiments.run_seeds(profile, cell.run.id):
+    for seed in profiles.run_seeds(profile, cell.run.id):
         key = (cell.run.id, seed, cell.evaluation)
         if key in results.metrics:
             seeds.append(t2v_metrics(results.metrics[key], cell.score))

@@ -5,7 +5,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from taco import experiments
+from taco import experiments, paths, profiles
 from taco.metrics import summarize_over_seeds
 from taco.reports.inputs import ItemKey, ReportError, in_results
 from taco.reports.markdown import COLUMN_NAMES, ReportContext, document, format_mean_std, markdown_table
@@ -38,11 +38,11 @@ def training_curves(profile: dict, results_dir: Path, expected: Mapping[ItemKey,
     curves: Curves = {}
     for row in experiments.TABLES[CURVE_TABLE]:
         for column, cell in row.cells.items():
-            for seed in experiments.run_seeds(profile, cell.run.id):
+            for seed in profiles.run_seeds(profile, cell.run.id):
                 config_hash = expected.get((cell.run.id, seed, "train"))
                 if config_hash is None:
                     continue
-                log = in_results(results_dir, experiments.run_work_dir(cell.run.id, seed, config_hash)) / "train_log.jsonl"
+                log = in_results(results_dir, paths.run_work_dir(cell.run.id, seed, config_hash)) / "train_log.jsonl"
                 if log.is_file():
                     for step, loss in read_train_log(log).items():
                         curves.setdefault(column, {}).setdefault(cell.run.setting, {}).setdefault(step, []).append(loss)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from taco import experiments
+from taco import experiments, paths, profiles
 from taco.reports.cells import CellResult
 from taco.reports.curves import read_train_log
 from taco.reports.inputs import ItemKey, ProbeResult, Probes, ReportError, in_results
@@ -152,9 +152,9 @@ def run_curves(profile: dict, results_dir: Path, expected: Mapping[ItemKey, str]
                log_name: str) -> dict[int, float]:
     """step -> mean over the seeds found of a cell's run: its training loss, or its validation R-sum."""
     by_step: dict[int, list[float]] = {}
-    for seed in experiments.run_seeds(profile, cell.run.id):
-        config_hash = expected.get((cell.run.id, seed, "train")) or experiments.run_config(profile, cell.run.id, seed).hash()
-        log = in_results(results_dir, experiments.run_work_dir(cell.run.id, seed, config_hash)) / log_name
+    for seed in profiles.run_seeds(profile, cell.run.id):
+        config_hash = expected.get((cell.run.id, seed, "train")) or profiles.run_config(profile, cell.run.id, seed).hash()
+        log = in_results(results_dir, paths.run_work_dir(cell.run.id, seed, config_hash)) / log_name
         if not log.is_file():
             continue
         values = read_train_log(log) if log_name == "train_log.jsonl" else read_val_log(log, cell.score)

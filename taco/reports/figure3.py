@@ -4,14 +4,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from taco import experiments
+from taco import experiments, profiles
 from taco.reports.inputs import read_json, result_path
 from taco.reports.markdown import COLUMN_NAMES, ReportContext, document, markdown_table, report_title
 
 
 def read_retrievals(profile: dict, results_dir: Path) -> dict[str, dict]:
     """column -> the retrieval file of its Figure 3 job, for the jobs that have run."""
-    models = {run_id: seed for run_id, seed, evaluation in experiments.evaluations(profile) if evaluation == "figure3"}
+    models = {run_id: seed for run_id, seed, evaluation in profiles.evaluations(profile) if evaluation == "figure3"}
     paths = {column: result_path(results_dir, cell.run.id, models[cell.run.id], "figure3")
              for row in experiments.TABLES["figure3"] for column, cell in row.cells.items() if cell.run.id in models}
     return {column: read_json(path) for column, path in paths.items() if path.is_file()}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from taco import experiments
+from taco import experiments, paths, profiles
 from taco.data.synthetic.probe import PROBE_SCORE
 from taco.paired import SeedQueries
 from taco.tracking import EXPERIMENT, latest_finished_runs
@@ -46,28 +46,28 @@ class Results:
 
 def expected_items(profile: dict) -> dict[ItemKey, str]:
     """Every numeric result the profile's tables read, with the config hash that must have produced it."""
-    selected = set(experiments.selected_runs(profile))
+    selected = set(profiles.selected_runs(profile))
     expected: dict[ItemKey, str] = {}
     for rows in experiments.TABLES.values():
         for row in rows:
             for cell in row.cells.values():
                 if cell.evaluation not in experiments.RETRIEVAL_EVALUATIONS or cell.run not in selected:
                     continue
-                for seed in experiments.run_seeds(profile, cell.run.id):
+                for seed in profiles.run_seeds(profile, cell.run.id):
                     key = (cell.run.id, seed, cell.evaluation)
                     if key not in expected:
-                        expected[key] = experiments.evaluated_config(profile, cell.run.id, seed, cell.evaluation).hash()
+                        expected[key] = profiles.evaluated_config(profile, cell.run.id, seed, cell.evaluation).hash()
     return expected
 
 
 def in_results(results_dir: Path, path: str) -> Path:
-    """A path of ``taco.experiments`` (under ``results/``) under ``results_dir`` instead."""
-    return Path(results_dir) / Path(path).relative_to(experiments.RESULTS_DIR)
+    """A path of ``taco.paths`` (under ``results/``) under ``results_dir`` instead."""
+    return Path(results_dir) / Path(path).relative_to(paths.RESULTS_DIR)
 
 
 def result_path(results_dir: Path, run_id: str, seed: int, evaluation: str) -> Path:
     """The file of one result under ``results_dir``."""
-    return in_results(results_dir, experiments.evaluation_path(run_id, seed, evaluation))
+    return in_results(results_dir, paths.evaluation_path(run_id, seed, evaluation))
 
 
 def read_json(path: Path) -> dict:
@@ -167,15 +167,15 @@ Probes = Mapping[experiments.Probe, ProbeResult | str]
 
 
 def probe_file(results_dir: Path, probe: experiments.Probe) -> Path:
-    return in_results(results_dir, experiments.probe_path(probe.id))
+    return in_results(results_dir, paths.probe_path(probe.id))
 
 
 def read_probes(profile: dict, results_dir: Path) -> dict[experiments.Probe, ProbeResult | str]:
     """Every probe of the profile from ``<results>/probe/``; stale when fitted on other data settings."""
     found: dict[experiments.Probe, ProbeResult | str] = {}
-    for probe in experiments.probe_jobs(profile):
+    for probe in profiles.probe_jobs(profile):
         path = probe_file(results_dir, probe)
-        data = read_result(path, experiments.probe_hash(profile, probe))
+        data = read_result(path, profiles.probe_hash(profile, probe))
         if not isinstance(data, str):
             values = seed_queries(_per_query(data, path) or {"queries": [], "per_query": {}}, PROBE_SCORE)
             if values is None:
@@ -189,7 +189,7 @@ def read_text_stats(results_dir: Path) -> dict[str, dict]:
     """dataset -> Table 10 and Figure 4 statistics, from the files written by ``python -m taco text-stats``."""
     found = {}
     for dataset in experiments.TEXT_STATS_DATASETS:
-        path = in_results(results_dir, experiments.text_stats_path(dataset))
+        path = in_results(results_dir, paths.text_stats_path(dataset))
         if path.is_file():
             data = read_json(path)
             for key in ("captions", "statistics", "idf_curves"):
@@ -207,7 +207,7 @@ def load_paper_tables(path: Path = PAPER_TABLES_PATH) -> dict:
 
 @dataclass(frozen=True)
 class ReportInputs:
-    """Where the report reads from: the results folder (layout of ``taco.experiments``) and MLflow or files."""
+    """Where the report reads from: the results folder (layout of ``taco.paths``) and MLflow or files."""
 
     results_dir: Path
     from_mlflow: bool = False
@@ -215,4 +215,4 @@ class ReportInputs:
 
     @property
     def model_sizes_path(self) -> Path:
-        return in_results(self.results_dir, experiments.MODEL_SIZES_PATH)
+        return in_results(self.results_dir, paths.MODEL_SIZES_PATH)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from taco import experiments
+from taco import experiments, profiles
 from taco.paired import SeedQueries
 from taco.reports.cells import CellResult, ProbeCheck, cell_result, check_against_probe
 from taco.reports.claims import ClaimCheck, RatioRef, RowRef, check_claim, claims_for, median_mde, metric_label
@@ -85,7 +85,7 @@ def find_table_row(table: str, paper_row: Mapping[str, Any]) -> experiments.Row 
 
 
 def table_data(table: str, paper_tables: dict, profile: dict, results: Results, probes: Probes) -> TableData:
-    selected = set(experiments.selected_runs(profile))
+    selected = set(profiles.selected_runs(profile))
     rows = []
     for paper_row in paper_tables[table]["rows"]:
         ours = find_table_row(table, paper_row)

@@ -2,7 +2,7 @@
 targets (``snakemake table3``) take their outputs and inputs from here."""
 from __future__ import annotations
 
-from taco import experiments
+from taco import experiments, paths, profiles
 from taco.reports.dvc_files import CURVE_TABLES, METRIC_TABLES, PAPER_VS_OURS
 from taco.reports.summary import SUMMARY_FILE
 
@@ -21,7 +21,7 @@ INDEX_FILES = ("README.md", "html/README.html", "metrics.json", SUMMARY_FILE, PA
 def reports_dir(profile: dict) -> str:
     """``reports`` for the default profile (the committed reports), ``results/<profile>/reports`` for any other."""
     name = profile.get("profile", DEFAULT_PROFILE)
-    return DEFAULT_REPORTS_DIR if name == DEFAULT_PROFILE else f"{experiments.RESULTS_DIR}/{name}/reports"
+    return DEFAULT_REPORTS_DIR if name == DEFAULT_PROFILE else f"{paths.RESULTS_DIR}/{name}/reports"
 
 
 def report_files(name: str) -> list[str]:
@@ -50,22 +50,22 @@ def table_inputs(profile: dict, name: str) -> dict[str, list[str]]:
     """What the report of one table or figure reads: the training metrics of its runs (and of the pretrained
     runs its finetuned runs start from), their evaluations, the probes beside its cells, the model sizes,
     the caption statistics. Runs the profile does not select are left out (the report says so)."""
-    selected = set(experiments.selected_runs(profile))
+    selected = set(profiles.selected_runs(profile))
     rows = _rows(name)
     runs = [run for row in rows for run in row.runs() if run in selected]
-    metrics = [experiments.run_metrics_path(run.id, seed) for run in dict.fromkeys(runs)
-               for seed in experiments.run_seeds(profile, run.id)]
+    metrics = [paths.run_metrics_path(run.id, seed) for run in dict.fromkeys(runs)
+               for seed in profiles.run_seeds(profile, run.id)]
     cells = {(cell.run.id, cell.evaluation) for row in rows for cell in row.cells.values() if cell.run in selected}
-    evaluations = [experiments.evaluation_path(run, seed, evaluation)
-                   for run, seed, evaluation in experiments.evaluations(profile) if (run, evaluation) in cells]
+    evaluations = [paths.evaluation_path(run, seed, evaluation)
+                   for run, seed, evaluation in profiles.evaluations(profile) if (run, evaluation) in cells]
     probes = {experiments.cell_probe(cell) for row in rows for cell in row.cells.values()
               if cell.run in selected and cell.evaluation in experiments.RETRIEVAL_EVALUATIONS}
     return {
         "metrics": list(dict.fromkeys(metrics)),
         "evaluations": evaluations,
-        "probes": [experiments.probe_path(p.id) for p in experiments.probe_jobs(profile) if p in probes],
-        "sizes": [experiments.MODEL_SIZES_PATH] if name in SIZE_REPORTS and experiments.size_runs(profile) else [],
-        "text_stats": ([experiments.text_stats_path(release) for release in experiments.text_stats_releases(profile)]
+        "probes": [paths.probe_path(p.id) for p in profiles.probe_jobs(profile) if p in probes],
+        "sizes": [paths.MODEL_SIZES_PATH] if name in SIZE_REPORTS and profiles.size_runs(profile) else [],
+        "text_stats": ([paths.text_stats_path(release) for release in profiles.text_stats_releases(profile)]
                        if name in TEXT_REPORTS else []),
     }
 

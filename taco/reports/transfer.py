@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from taco import experiments
+from taco import experiments, profiles
 from taco.reports.cells import CellResult, ProbeCheck, cell_result, check_against_probe
 from taco.reports.claims import (Claim, ClaimCheck, ComparisonCheck, RowRef, Summary, claim_verdict, comparison_verdict,
                                  median_mde, metric_value, paired_interval)
@@ -25,7 +25,7 @@ Figure2 = dict[str, dict[str, CellResult]]
 
 
 def figure2_data(profile: dict, results: Results) -> Figure2:
-    selected = set(experiments.selected_runs(profile))
+    selected = set(profiles.selected_runs(profile))
     return {row.key["setting"]: {column: cell_result(cell, profile, results, selected)
                                  for column, cell in row.cells.items()}
             for row in experiments.TABLES["figure2"]}
@@ -116,15 +116,15 @@ def table9_results(profile: dict, results_dir: Path) -> dict[str, tuple[list[dic
     """evaluation -> (per-seed result JSONs found, seed -> why absent); a result counts only when it
     was computed from the run's current configuration with the profile's current ``downstream`` settings."""
     found: dict[str, tuple[list[dict], dict[int, str]]] = {}
-    selected = set(experiments.selected_runs(profile))
+    selected = set(profiles.selected_runs(profile))
     for row in experiments.TABLES["table9"]:
         for evaluation, cell in row.cells.items():
             if cell.run not in selected:
                 continue
             seeds, absent = [], {}
-            for seed in experiments.run_seeds(profile, cell.run.id):
+            for seed in profiles.run_seeds(profile, cell.run.id):
                 data = read_result(result_path(results_dir, cell.run.id, seed, evaluation),
-                                   experiments.run_config(profile, cell.run.id, seed).hash())
+                                   profiles.run_config(profile, cell.run.id, seed).hash())
                 if isinstance(data, str):
                     absent[seed] = data
                     continue

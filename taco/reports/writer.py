@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from taco import experiments
+from taco import experiments, profiles
 from taco.atomic import write_bytes
 from taco.reports.cells import ProbeCheck
 from taco.reports.claims import REPRODUCED, VERDICTS, ClaimCheck
@@ -45,7 +45,7 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path,
     unknown = sorted(set(only or ()) - set(experiments.REPORT_NAMES))
     if unknown:
         raise ReportError(f"unknown report {', '.join(unknown)} (known: {', '.join(experiments.REPORT_NAMES)})")
-    profile = experiments.load_profile(profile_path)
+    profile = profiles.load_profile(profile_path)
     paper_tables = load_paper_tables()
     expected = expected_items(profile)
     results = (results_from_mlflow(expected, inputs.results_dir, inputs.experiment) if inputs.from_mlflow
@@ -56,12 +56,12 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path,
     tables = build_tables(profile, results, paper_tables, probes)
     checks = check_claims(tables, paper_tables)
     against_probe = {table: probe_checks(data, probes) for table, data in tables.items()}
-    fused = fused_below_best(results, experiments.unique_runs(profile))
+    fused = fused_below_best(results, profiles.unique_runs(profile))
     sizes = read_json(inputs.model_sizes_path) if inputs.model_sizes_path.is_file() else None
     text_stats = read_text_stats(inputs.results_dir)
     curves = training_curves(profile, inputs.results_dir, expected)
 
-    selected = set(experiments.selected_runs(profile))
+    selected = set(profiles.selected_runs(profile))
     reports = {f"{table}.md": render_retrieval_table(data, context, checks[table], sizes, selected,
                                                      against_probe[table], fused if table == "table11" else None)
                for table, data in tables.items()}

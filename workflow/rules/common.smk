@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the checkout's own taco package, also in a copy of the repository
-from taco import experiments
+from taco import code_deps, experiments, paths, profiles
 from taco.reports import targets as report_targets
 from taco.reports.summary import SUMMARY_FILE, print_summary
 
@@ -35,7 +35,7 @@ try:
 except WorkflowError:
     pass
 try:
-    PROFILE = experiments.check_profile(config, config_source())
+    PROFILE = profiles.check_profile(config, config_source())
 except experiments.ExperimentError as error:
     sys.exit(str(error))
 
@@ -52,12 +52,12 @@ os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), SEARCH_PA
 SOFTWARE_ENV = "../envs/taco.yaml"  # conda: of every rule, relative to workflow/rules
 SEEDS = PROFILE["seeds"]
 ALL_SEEDS = sorted(set(SEEDS) | set(PROFILE.get("method_seeds") or []))
-RUNS = experiments.unique_runs(PROFILE)
-TEXT_JOBS = list(experiments.text_runs(PROFILE))
-TEXT_STATS_RELEASES = experiments.text_stats_releases(PROFILE)
-EVALUATIONS = experiments.evaluations(PROFILE)
-SIZE_RUNS = experiments.size_runs(PROFILE)
-RESULTS = experiments.RESULTS_DIR
+RUNS = profiles.unique_runs(PROFILE)
+TEXT_JOBS = list(profiles.text_runs(PROFILE))
+TEXT_STATS_RELEASES = profiles.text_stats_releases(PROFILE)
+EVALUATIONS = profiles.evaluations(PROFILE)
+SIZE_RUNS = profiles.size_runs(PROFILE)
+RESULTS = paths.RESULTS_DIR
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 MLFLOW_FLAG = "" if PROFILE["tracking"]["mlflow"] else "--no-mlflow"
@@ -74,12 +74,12 @@ wildcard_constraints:
     seed=one_of(ALL_SEEDS),
     text_job=one_of(TEXT_JOBS),
     release=one_of(TEXT_STATS_RELEASES),
-    config_name=one_of(experiments.config_names(PROFILE)),
+    config_name=one_of(profiles.config_names(PROFILE)),
 
 
 def work_dir(run_id, seed):
     """The run's folder for its current configuration: resumes an unchanged one, starts a changed one afresh."""
-    return experiments.run_work_dir(run_id, int(seed), experiments.run_config(PROFILE, run_id, int(seed)).hash())
+    return paths.run_work_dir(run_id, int(seed), profiles.run_config(PROFILE, run_id, int(seed)).hash())
 
 
 def run_work_dir(wildcards):
@@ -91,14 +91,14 @@ def data_inputs(dataset):
     Only small files are declared, so that data restored by DVC (new mtimes, same content) reruns nothing."""
     if PROFILE["data"]["source"] == "synthetic":
         return [SYNTHETIC_MANIFEST]
-    return [experiments.dataset_root(PROFILE, dataset), *extraction_markers(experiments.DATASETS[dataset].release)]
+    return [profiles.dataset_root(PROFILE, dataset), *extraction_markers(experiments.DATASETS[dataset].release)]
 
 
 def downstream_data(release):
     """What a CrossTask or COIN job reads from the data stage."""
     if PROFILE["data"]["source"] == "synthetic":
         return [SYNTHETIC_MANIFEST]
-    return [experiments.release_root(PROFILE, release), *extraction_markers(release)]
+    return [profiles.release_root(PROFILE, release), *extraction_markers(release)]
 
 
 def downstream_root(release):
@@ -111,7 +111,7 @@ def downstream_root(release):
 
 def extraction_markers(release):
     """The feature extraction jobs of a real release (data.extract), which its jobs wait for."""
-    return [experiments.extraction_marker_path(r, t) for r, t in experiments.extraction_jobs(PROFILE) if r == release]
+    return [paths.extraction_marker_path(r, t) for r, t in profiles.extraction_jobs(PROFILE) if r == release]
 
 
 def all_data_inputs():
@@ -122,7 +122,7 @@ def all_data_inputs():
 
 
 def all_run_metrics():
-    return [experiments.run_metrics_path(run, seed) for run in RUNS for seed in experiments.run_seeds(PROFILE, run)]
+    return [paths.run_metrics_path(run, seed) for run in RUNS for seed in profiles.run_seeds(PROFILE, run)]
 
 
 def as_yaml(values):
@@ -144,29 +144,29 @@ def text_predecessor(wildcards):
         return experiments.DATASETS[experiments.text_job_dataset(job)].release
 
     first = next(job for job in TEXT_JOBS if release(job) == release(wildcards.text_job))
-    return [] if first == wildcards.text_job else [experiments.text_marker_path(first)]
+    return [] if first == wildcards.text_job else [paths.text_marker_path(first)]
 
 
 def text_files():
-    return ([experiments.text_marker_path(job) for job in TEXT_JOBS]
-            + [experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES])
+    return ([paths.text_marker_path(job) for job in TEXT_JOBS]
+            + [paths.text_stats_path(release) for release in TEXT_STATS_RELEASES])
 
 
 # Training (train.smk)
 
 
 def seeds_of(run_id):
-    return experiments.run_seeds(PROFILE, run_id)
+    return profiles.run_seeds(PROFILE, run_id)
 
 
 def pretrained_metrics(wildcards):
     """A finetuned run waits for its pretraining run (each seed starts from that seed's best.pt)."""
     pretrained = experiments.Run.parse(wildcards.run_id).pretrained
-    return [experiments.run_metrics_path(pretrained.id, seed) for seed in seeds_of(pretrained.id)] if pretrained else []
+    return [paths.run_metrics_path(pretrained.id, seed) for seed in seeds_of(pretrained.id)] if pretrained else []
 
 
 def train_arguments(wildcards):
-    return " ".join(f"--config {shlex.quote(experiments.config_path(experiments.config_name(wildcards.run_id, seed)))}"
+    return " ".join(f"--config {shlex.quote(paths.config_path(paths.config_name(wildcards.run_id, seed)))}"
                     f" --out {shlex.quote(work_dir(wildcards.run_id, seed))}" for seed in seeds_of(wildcards.run_id))
 
 
@@ -175,16 +175,16 @@ def copy_metrics(wildcards):
     return " && ".join(
         f"cp {shlex.quote(work_dir(wildcards.run_id, seed))}/metrics.json {shlex.quote(target)}.tmp"
         f" && mv {shlex.quote(target)}.tmp {shlex.quote(target)}"
-        for seed in seeds_of(wildcards.run_id) for target in [experiments.run_metrics_path(wildcards.run_id, seed)])
+        for seed in seeds_of(wildcards.run_id) for target in [paths.run_metrics_path(wildcards.run_id, seed)])
 
 
 # Evaluations (evaluate.smk)
 
-PROBES = experiments.probe_jobs(PROFILE)
+PROBES = profiles.probe_jobs(PROFILE)
 
 
 def evaluation_files():
-    return [experiments.evaluation_path(run, seed, evaluation) for run, seed, evaluation in EVALUATIONS]
+    return [paths.evaluation_path(run, seed, evaluation) for run, seed, evaluation in EVALUATIONS]
 
 
 def evaluation_data(wildcards):
@@ -195,7 +195,7 @@ def evaluation_data(wildcards):
 
 
 def probe_files():
-    return [experiments.probe_path(probe.id) for probe in PROBES]
+    return [paths.probe_path(probe.id) for probe in PROBES]
 
 
 def probe_data(wildcards):
@@ -209,7 +209,7 @@ def probe_data(wildcards):
 REPORTS = report_targets.reports_dir(PROFILE)
 REPORT_FIGURES = [f"{REPORTS}/{name}.png" for name in experiments.REPORT_FIGURES]
 REPORT_FILES = [f"{REPORTS}/{f}" for f in report_targets.all_report_files() if f"{REPORTS}/{f}" not in REPORT_FIGURES]
-REPORT_CODE = experiments.cli_dependencies("taco.reports.writer")
+REPORT_CODE = code_deps.cli_dependencies("taco.reports.writer")
 WORKFLOW_START = time.time()
 
 

@@ -6,9 +6,9 @@ rule resolved_config:
     """The resolved config of a run and seed, a text job or a statistics job; its params trigger reruns
     on a change. Written by the shell (no Python start-up per config), through a temporary file."""
     output:
-        experiments.config_path("{config_name}"),
+        paths.config_path("{config_name}"),
     params:
-        yaml=lambda w: as_yaml(experiments.resolved_config(PROFILE, w.config_name).to_dict()),
+        yaml=lambda w: as_yaml(profiles.resolved_config(PROFILE, w.config_name).to_dict()),
     log:
         f"{LOGS}/configs/{{config_name}}.log",
     benchmark:

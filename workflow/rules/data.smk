@@ -5,7 +5,7 @@ if PROFILE["data"]["source"] == "synthetic":
     rule synthetic_data:
         """Every dataset of the synthetic world under data.root (MANIFEST.json is written last)."""
         input:
-            code=experiments.code_dependencies("taco.data.synthetic.generate"),
+            code=code_deps.code_dependencies("taco.data.synthetic.generate"),
         output:
             SYNTHETIC_MANIFEST,
         params:
@@ -23,20 +23,20 @@ if PROFILE["data"]["source"] == "synthetic":
             " --seed {params.seed} --no-progress > {log:q} 2>&1"
 
 
-if experiments.extraction_jobs(PROFILE):
+if profiles.extraction_jobs(PROFILE):
 
     rule extract_features:
         """Features of one type for every video of a real release: <release>/videos -> <release>/features/<type>.
         Per-video outputs are atomic, so an interrupted job resumes where it stopped."""
         input:
-            code=experiments.cli_dependencies("taco.features.extract"),
+            code=code_deps.cli_dependencies("taco.features.extract"),
         output:
-            experiments.extraction_marker_path("{release}", "{feature_type}"),
+            paths.extraction_marker_path("{release}", "{feature_type}"),
         wildcard_constraints:
-            release=one_of(sorted({r for r, _ in experiments.extraction_jobs(PROFILE)})),
-            feature_type=one_of(sorted({t for _, t in experiments.extraction_jobs(PROFILE)})),
+            release=one_of(sorted({r for r, _ in profiles.extraction_jobs(PROFILE)})),
+            feature_type=one_of(sorted({t for _, t in profiles.extraction_jobs(PROFILE)})),
         params:
-            root=lambda w: experiments.release_root(PROFILE, w.release),
+            root=lambda w: profiles.release_root(PROFILE, w.release),
             weights=lambda w: PROFILE["data"]["extract"]["weights"][w.feature_type],
             device=PROFILE["data"]["extract"].get("device", "cpu"),
             skip=" --skip-errors" if PROFILE["data"]["extract"].get("skip_errors") else "",

@@ -6,16 +6,16 @@
 rule evaluate_retrieval:
     """A run's test retrieval under other settings: all N x N fusion pairs, or another dataset (zero-shot)."""
     input:
-        metrics=experiments.run_metrics_path("{run_id}", "{seed}"),
+        metrics=paths.run_metrics_path("{run_id}", "{seed}"),
         data=evaluation_data,
-        code=experiments.cli_dependencies("taco.train", "taco.data.retrieval"),
+        code=code_deps.cli_dependencies("taco.train", "taco.data.retrieval"),
     output:
-        experiments.evaluation_path("{run_id}", "{seed}", "{evaluation}"),
+        paths.evaluation_path("{run_id}", "{seed}", "{evaluation}"),
     wildcard_constraints:
         evaluation=one_of(e for e in experiments.RETRIEVAL_EVALUATIONS if e != "train"),
     params:
         work_dir=run_work_dir,
-        overrides=lambda w: " ".join(f"--set {shlex.quote(o)}" for o in experiments.evaluation_overrides(PROFILE, w.evaluation)),
+        overrides=lambda w: " ".join(f"--set {shlex.quote(o)}" for o in profiles.evaluation_overrides(PROFILE, w.evaluation)),
         mlflow=MLFLOW_FLAG,
     log:
         f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/{{evaluation}}.log",
@@ -34,13 +34,13 @@ rule probe:
         # read for the probe's data settings only: those (config_hash) rerun it, not any profile edit
         profile=ancient(f"{RESULTS}/profile.yaml"),
         data=probe_data,
-        code=experiments.cli_dependencies("taco.data.synthetic.probe", "taco.experiments"),
+        code=code_deps.cli_dependencies("taco.data.synthetic.probe", "taco.profiles"),
     output:
-        experiments.probe_path("{probe}"),
+        paths.probe_path("{probe}"),
     wildcard_constraints:
         probe=one_of(probe.id for probe in PROBES),
     params:
-        config_hash=lambda w: experiments.probe_hash(PROFILE, experiments.Probe.parse(w.probe)),
+        config_hash=lambda w: profiles.probe_hash(PROFILE, experiments.Probe.parse(w.probe)),
     log:
         f"{LOGS}/probe/{{probe}}.log",
     benchmark:
@@ -53,14 +53,14 @@ rule probe:
 
 rule figure3:
     input:
-        metrics=experiments.run_metrics_path("{run_id}", "{seed}"),
-        code=experiments.cli_dependencies("taco.train", "taco.data.retrieval", "taco.evaluate"),
+        metrics=paths.run_metrics_path("{run_id}", "{seed}"),
+        code=code_deps.cli_dependencies("taco.train", "taco.data.retrieval", "taco.evaluate"),
     output:
-        experiments.evaluation_path("{run_id}", "{seed}", "figure3"),
+        paths.evaluation_path("{run_id}", "{seed}", "figure3"),
     params:
         work_dir=run_work_dir,
         queries=PROFILE["figure3"]["queries"],
-        draw_seed=PROFILE["figure3"]["seed"],  # also the training seed of the model shown (experiments.evaluations)
+        draw_seed=PROFILE["figure3"]["seed"],  # also the training seed of the model shown (profiles.evaluations)
         top=PROFILE["figure3"]["top"],
         token_weights=" ".join(map(str, experiments.FIGURE3_TOKEN_WEIGHTS)),
     log:
@@ -77,11 +77,11 @@ rule figure3:
 rule crosstask:
     """Step localization recall of a pretrained run (Table 9); the draw of training videos uses the run's seed."""
     input:
-        metrics=experiments.run_metrics_path("{run_id}", "{seed}"),
+        metrics=paths.run_metrics_path("{run_id}", "{seed}"),
         data=downstream_data("crosstask"),
-        code=experiments.cli_dependencies("taco.downstream.crosstask"),
+        code=code_deps.cli_dependencies("taco.downstream.crosstask"),
     output:
-        experiments.evaluation_path("{run_id}", "{seed}", "crosstask"),
+        paths.evaluation_path("{run_id}", "{seed}", "crosstask"),
     params:
         work_dir=run_work_dir,
         root=downstream_root("crosstask"),
@@ -101,11 +101,11 @@ rule crosstask:
 rule coin:
     """Action segmentation frame accuracy of a pretrained run's video encoder (Table 9), linear probe or finetuned."""
     input:
-        metrics=experiments.run_metrics_path("{run_id}", "{seed}"),
+        metrics=paths.run_metrics_path("{run_id}", "{seed}"),
         data=downstream_data("coin"),
-        code=experiments.cli_dependencies("taco.downstream.coin"),
+        code=code_deps.cli_dependencies("taco.downstream.coin"),
     output:
-        experiments.evaluation_path("{run_id}", "{seed}", "coin_{mode}"),
+        paths.evaluation_path("{run_id}", "{seed}", "coin_{mode}"),
     wildcard_constraints:
         mode=one_of(experiments.COIN_MODES),
     params:
@@ -130,10 +130,10 @@ rule coin:
 rule model_size:
     """Parameters and FLOPs of our models (first seed; seeds share the architecture) and of the paper's."""
     input:
-        metrics=[experiments.run_metrics_path(run, SEEDS[0]) for run in SIZE_RUNS],
-        code=experiments.cli_dependencies("taco.experiments", "taco.train"),
+        metrics=[paths.run_metrics_path(run, SEEDS[0]) for run in SIZE_RUNS],
+        code=code_deps.cli_dependencies("taco.experiments", "taco.train"),
     output:
-        experiments.MODEL_SIZES_PATH,
+        paths.MODEL_SIZES_PATH,
     params:
         runs=" ".join(f"--run {work_dir(run, SEEDS[0])}" for run in SIZE_RUNS),
         paper_video_layers=" ".join(map(str, experiments.PAPER_VIDEO_LAYERS)),
@@ -152,4 +152,4 @@ rule evaluate_all:
     """Target of the evaluation stage (dvc.yaml)."""
     input:
         evaluation_files(),
-        experiments.MODEL_SIZES_PATH,
+        paths.MODEL_SIZES_PATH,

@@ -27,8 +27,8 @@ rule report:
         metrics=all_run_metrics(),
         evaluations=evaluation_files(),
         probes=probe_files(),
-        sizes=experiments.MODEL_SIZES_PATH,
-        text_stats=[experiments.text_stats_path(release) for release in TEXT_STATS_RELEASES],
+        sizes=paths.MODEL_SIZES_PATH,
+        text_stats=[paths.text_stats_path(release) for release in TEXT_STATS_RELEASES],
         code=REPORT_CODE,
     output:
         # `snakemake --report report.html`: each report's HTML and figure with its caption, in the paper's order

@@ -5,14 +5,14 @@
 
 rule prepare_text:
     input:
-        config=experiments.config_path(experiments.text_config_name("{text_job}")),
+        config=paths.config_path(paths.text_config_name("{text_job}")),
         first=text_predecessor,
         data=lambda w: data_inputs(experiments.text_job_dataset(w.text_job)),
-        code=experiments.cli_dependencies("taco.data.retrieval"),
+        code=code_deps.cli_dependencies("taco.data.retrieval"),
     output:
-        experiments.text_marker_path("{text_job}"),
+        paths.text_marker_path("{text_job}"),
     params:
-        config=lambda w: experiments.text_config(PROFILE, w.text_job).to_dict(),
+        config=lambda w: profiles.text_config(PROFILE, w.text_job).to_dict(),
     log:
         f"{LOGS}/text/{{text_job}}.log",
     benchmark:
@@ -26,13 +26,13 @@ rule prepare_text:
 
 rule text_stats:
     input:
-        config=experiments.config_path(experiments.stats_config_name("{release}")),
+        config=paths.config_path(paths.stats_config_name("{release}")),
         data=lambda w: data_inputs(experiments.TEXT_STATS_DATASETS[w.release]),
-        code=experiments.cli_dependencies("taco.reports.text_stats"),
+        code=code_deps.cli_dependencies("taco.reports.text_stats"),
     output:
-        experiments.text_stats_path("{release}"),
+        paths.text_stats_path("{release}"),
     params:
-        config=lambda w: experiments.stats_config(PROFILE, w.release).to_dict(),
+        config=lambda w: profiles.stats_config(PROFILE, w.release).to_dict(),
     log:
         f"{LOGS}/text_stats/{{release}}.log",
     benchmark:

@@ -4,7 +4,7 @@
 
 # One rule per seed list (outputs cannot depend on the run): `train` for the profile's seeds,
 # `train_method_seeds` for the runs of the method-claim tables when the profile sets method_seeds.
-for seeds, run_ids in experiments.runs_by_seeds(PROFILE).items():
+for seeds, run_ids in profiles.runs_by_seeds(PROFILE).items():
 
     rule:
         """Train (or resume) one run over every seed; a killed job resumes each seed from its checkpoint."""
@@ -13,16 +13,16 @@ for seeds, run_ids in experiments.runs_by_seeds(PROFILE).items():
         wildcard_constraints:
             run_id=one_of(run_ids),
         input:
-            configs=lambda w: [experiments.config_path(experiments.config_name(w.run_id, seed))
+            configs=lambda w: [paths.config_path(paths.config_name(w.run_id, seed))
                                for seed in seeds_of(w.run_id)],
-            text=lambda w: experiments.text_marker_path(experiments.text_job(w.run_id)),
+            text=lambda w: paths.text_marker_path(experiments.text_job(w.run_id)),
             data=lambda w: data_inputs(experiments.Run.parse(w.run_id).dataset),
             pretrained=pretrained_metrics,
-            code=experiments.cli_dependencies("taco.train"),
+            code=code_deps.cli_dependencies("taco.train"),
         output:
-            [experiments.run_metrics_path("{run_id}", seed) for seed in seeds],
+            [paths.run_metrics_path("{run_id}", seed) for seed in seeds],
         params:
-            configs=lambda w: [experiments.run_config(PROFILE, w.run_id, seed).to_dict() for seed in seeds_of(w.run_id)],
+            configs=lambda w: [profiles.run_config(PROFILE, w.run_id, seed).to_dict() for seed in seeds_of(w.run_id)],
             arguments=train_arguments,
             copy_out=copy_metrics,
             mlflow=MLFLOW_FLAG,
