@@ -232,9 +232,9 @@ def test_report_smk_declares_captions_in_paper_order():
         assert (REPO / "workflow" / "report" / entry["caption"]).is_file(), file
         assert entry["category"] in targets.CATEGORIES.values()
     assert {f"html/{name}.html" for name in experiments.REPORT_NAMES} <= set(shown)
-    smk = (REPO / "workflow" / "rules" / "report.smk").read_text()
-    assert "report(f\"{REPORTS}/{file}\", caption=caption, **entry)" in smk
-    assert "workflow.ruleorder(\"report\"" in smk
+    rules = REPO / "workflow" / "rules"
+    assert "report(f\"{REPORTS}/{file}\", caption=caption, **entry)" in (rules / "common.smk").read_text()
+    assert "workflow.ruleorder(\"report\"" in (rules / "report.smk").read_text()
 
 
 def test_dvc_declares_one_metrics_file_per_table_and_the_report_outs():
