@@ -44,6 +44,7 @@ RUN_ID_FILE = "mlflow_run.json"
 PARENT_FILE = "mlflow_parent.json"
 """In each seed's run directory: the MLflow run id of the setting's parent run, which a resumed job reattaches to."""
 NOTE_TAG = "mlflow.note.content"
+KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"  # the UI opens its runs table
 PARENT_TAG = "mlflow.parentRunId"
 NAME_SEPARATOR = " · "
 BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
@@ -177,6 +178,8 @@ def _experiment_id(client, name: str, note: str | None = None) -> str:
             raise MlflowException(f"experiment '{name}' could not be created")
     if note and experiment.tags.get(NOTE_TAG) != note:
         retry_when_busy(client.set_experiment_tag, experiment.experiment_id, NOTE_TAG, note)
+    if KIND_TAG not in experiment.tags:
+        retry_when_busy(client.set_experiment_tag, experiment.experiment_id, KIND_TAG, MODEL_TRAINING)
     return experiment.experiment_id
 
 

@@ -267,6 +267,7 @@ def test_one_experiment_per_profile_with_its_description_as_note(shared_store, m
         tracker.finish()
         experiment = client().get_experiment_by_name(f"taco-{profile}")
         assert experiment.tags.get("mlflow.note.content") == note
+        assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"  # UI: runs table
         assert [r.info.run_id for r in client().search_runs([experiment.experiment_id])] == [tracker.run_id]
     # Runs of every profile's experiment are read under the family name; a profile-less job logs to "taco".
     assert {"tagged", "bare"} <= set(tracking.latest_finished_runs())
