@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from taco import config
-from taco.train import batch_indices, train, warmup_linear_decay
+from taco.train import batch_indices, seed_step, step_seed, train, warmup_linear_decay
 
 
 def run_cfg(values, **overrides):
@@ -74,6 +74,20 @@ def test_resume_after_kill_ends_with_the_same_metrics(tiny_config, tmp_path):
     assert resumed["best_step"] == reference["best_step"]
     steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 61))
+
+
+def test_step_seeding_draws_what_torch_manual_seed_draws():
+    """The cheap per-step reseed gives the CPU draws (dropout) of ``torch.manual_seed`` with the step's seed,
+    different per step and per run seed."""
+    draws = {}
+    for seed, step in [(0, 0), (0, 1), (3, 0)]:
+        torch.manual_seed(step_seed(seed, step))
+        expected = torch.nn.functional.dropout(torch.ones(64), 0.5)
+        torch.manual_seed(12345)  # any other state
+        seed_step(seed, step, torch.device("cpu"))
+        draws[seed, step] = torch.nn.functional.dropout(torch.ones(64), 0.5)
+        assert torch.equal(draws[seed, step], expected)
+    assert not torch.equal(draws[0, 0], draws[0, 1]) and not torch.equal(draws[0, 0], draws[3, 0])
 
 
 def test_checkpoint_of_another_config_is_refused(tiny_config, tmp_path):

@@ -29,7 +29,7 @@ from taco.downstream.coin_eval import (
 )
 from taco.downstream.common import per_second_features, tracked_job
 from taco.features.store import FeatureStore, pad_batch
-from taco.train import batch_indices
+from taco.train import batch_indices, seed_step
 
 MODES = ("linear_probe", "finetune")
 
@@ -87,7 +87,7 @@ def train_segmenter(segmenter: Segmenter, videos: list[tuple[np.ndarray, np.ndar
     batch = min(batch_size, len(windows))
     losses = []
     for step in tqdm(range(iterations), desc=f"coin {mode}", disable=not progress):
-        torch.manual_seed(seed * 1_000_003 + step)  # dropout of a finetuned encoder
+        seed_step(seed, step, torch.device("cpu"))  # dropout of a finetuned encoder
         chosen = [windows[k] for k in batch_indices(len(windows), batch, seed, step)]
         values, mask = pad_batch([videos[i][0][start:start + window] for i, start in chosen])
         labels = torch.full(mask.shape, -100, dtype=torch.long)
