@@ -165,6 +165,14 @@ def pretrained_metrics(wildcards):
     return [paths.run_metrics_path(pretrained.id, seed) for seed in seeds_of(pretrained.id)] if pretrained else []
 
 
+def train_priority(wildcards):
+    """Order among ready training jobs, longest first, so that short jobs fill the end of the run
+    instead of one long job running alone: pretraining runs first (finetuning and zero-shot
+    evaluation wait for them), then the runs over more seeds."""
+    pretraining = experiments.Run.parse(wildcards.run_id).dataset == experiments.PRETRAIN_DATASET
+    return 10 * pretraining + len(seeds_of(wildcards.run_id))
+
+
 def train_arguments(wildcards):
     return " ".join(f"--config {shlex.quote(paths.config_path(paths.config_name(wildcards.run_id, seed)))}"
                     f" --out {shlex.quote(work_dir(wildcards.run_id, seed))}" for seed in seeds_of(wildcards.run_id))

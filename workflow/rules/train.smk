@@ -30,6 +30,7 @@ for seeds, run_ids in profiles.runs_by_seeds(PROFILE).items():
             f"{LOGS}/train/{{run_id}}.log",
         benchmark:
             f"{BENCHMARKS}/train/{{run_id}}.tsv"
+        priority: train_priority
         threads: 1  # one compute thread per job (python -m taco); parallelism comes from running jobs side by side
         resources:
             gpu=1,
