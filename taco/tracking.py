@@ -35,6 +35,7 @@ import yaml
 from filelock import FileLock
 
 from taco.atomic import write_json
+from taco.run_logs import logged_series
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = "taco"
@@ -281,16 +282,11 @@ def curves_png(train_log: Path, val_log: Path, path: Path, title: str = "") -> P
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    def read(log: Path, key: str) -> tuple[list[int], list[float]]:
-        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.is_file() else []
-        rows = [row for row in rows if key in row]
-        return [row["step"] for row in rows], [row[key] for row in rows]
-
     figure = Figure(figsize=(8, 3.2), dpi=100)
     loss_axes, val_axes = figure.subplots(1, 2)
-    loss_axes.plot(*read(train_log, "loss"), linewidth=0.8)
+    loss_axes.plot(*logged_series(train_log, "loss"), linewidth=0.8)
     loss_axes.set(xlabel="step", ylabel="training loss", title="training loss")
-    val_axes.plot(*read(val_log, "selection_score"), marker="o", markersize=3)
+    val_axes.plot(*logged_series(val_log, "selection_score"), marker="o", markersize=3)
     val_axes.set(xlabel="step", ylabel="R@1+R@5+R@10", title="validation R-sum")
     if title:
         figure.suptitle(title, fontsize=9)

@@ -1,5 +1,5 @@
 """The modules of ``taco.reports``, and the grid, profile, path and code-dependency modules, import each
-other without a cycle, and each imports on its own."""
+other without a cycle, and each imports on its own; training code imports no report module."""
 from __future__ import annotations
 
 import ast
@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "taco" / "reports"
 MODULES = sorted(f"taco.reports.{path.stem}" for path in PACKAGE.glob("*.py") if path.stem != "__init__")
 GRID_MODULES = ["taco.code_deps", "taco.experiments", "taco.paths", "taco.profiles"]
+TRAINING_MODULES = ["taco.run_logs", "taco.tracking", "taco.train"]
+"""Training code: the reports read what it writes (``taco.run_logs`` is shared), never the other way."""
 
 
 def package_imports(module: str, modules: list[str]) -> set[str]:
@@ -61,6 +63,13 @@ def test_grid_paths_profiles_and_code_deps_depend_one_way():
                                                   "taco.profiles": {"taco.experiments", "taco.paths"}}
 
 
-@pytest.mark.parametrize("module", MODULES + GRID_MODULES)
+def test_training_code_imports_no_report_module():
+    code = ("import sys; " + "; ".join(f"import {module}" for module in TRAINING_MODULES) +
+            "; print(sorted(m for m in sys.modules if m.startswith('taco.reports')))")
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("module", MODULES + GRID_MODULES + ["taco.run_logs"])
 def test_each_module_imports_alone(module):
     subprocess.run([sys.executable, "-c", f"import {module}"], check=True, cwd=ROOT)

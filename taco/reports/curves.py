@@ -1,7 +1,6 @@
 """Training curves: the loss per step of each Table 3 setting, from the runs' training logs."""
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -9,6 +8,7 @@ from taco import experiments, paths, profiles
 from taco.metrics import summarize_over_seeds
 from taco.reports.inputs import ItemKey, ReportError, in_results
 from taco.reports.markdown import COLUMN_NAMES, ReportContext, document, format_mean_std, markdown_table
+from taco.run_logs import train_losses
 
 CURVES_TITLE = "Training curves: loss per step of each Table 3 setting"
 CURVE_TABLE = "table3"
@@ -16,17 +16,8 @@ CURVE_TABLE = "table3"
 
 
 def read_train_log(path: Path) -> dict[int, float]:
-    """step -> loss of a run's ``train_log.jsonl``; errors name the file and the line."""
-    losses = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            losses[int(entry["step"])] = float(entry["loss"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            raise ReportError(f"'{path}' line {number} is not a training log entry with step and loss: {err}") from err
-    return losses
+    """step -> loss of a run's ``train_log.jsonl``; errors (``ReportError``) name the file and the line."""
+    return train_losses(path, error=ReportError)
 
 
 Curves = dict[str, dict[str, dict[int, list[float]]]]

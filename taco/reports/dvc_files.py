@@ -16,8 +16,10 @@ from taco import experiments, paths, profiles
 from taco.reports.cells import CellResult
 from taco.reports.curves import read_train_log
 from taco.reports.inputs import ItemKey, ProbeResult, Probes, ReportError, in_results
-from taco.reports.tables import RETRIEVAL_TABLES, TableData, find_table_row, table_columns
+from taco.reports.metrics_file import cell_means, probe_means, table_means
+from taco.reports.tables import RETRIEVAL_TABLES, ProbeRow, TableData, find_table_row, table_columns
 from taco.reports.transfer import TABLE9_FIELDS, Figure2, FIGURE2_COLUMNS
+from taco.run_logs import log_entries
 
 METRIC_KEYS = ("r1", "r5", "r10", "mr")
 """The text-to-video metrics of the markdown tables (R@1, R@5, R@10, MR)."""
@@ -63,30 +65,30 @@ def paper_row_label(table: str, paper_row: Mapping[str, Any]) -> str | None:
     return None if ours is None else row_labels(table)[experiments.TABLES[table].index(ours)]
 
 
+def _shown(means: Mapping[str, float]) -> dict[str, float]:
+    """The markdown's metrics (``METRIC_KEYS``) of ``means``, rounded as it shows them."""
+    return {m: rounded(means[m]) for m in METRIC_KEYS if m in means}
+
+
 def _means(result: CellResult) -> dict[str, float]:
-    return {m: rounded(summary[0]) for m in METRIC_KEYS if (summary := result.summary(m))}
+    return _shown(cell_means(result))
 
 
 def _probe_means(result: ProbeResult | str) -> dict[str, float]:
-    if not isinstance(result, ProbeResult):
-        return {}
-    return {m: rounded(result.metrics[m]) for m in METRIC_KEYS if m in result.metrics}
+    return _shown(probe_means(result)) if isinstance(result, ProbeResult) else {}
 
 
 def retrieval_metrics(data: TableData) -> dict:
     """dataset -> row label -> metric -> mean over seeds, and the probe (``probe``, or ``probe/<label>`` when a
-    column has several)."""
+    column has several): the means of ``metrics.json`` (``metrics_file.table_means``) under short keys."""
     out: dict = {}
-    for paper_row, cells in data.rows:
-        label = paper_row_label(data.table, paper_row)
-        for column, result in cells.items():
-            if label is not None and (means := _means(result)):
-                out.setdefault(column, {})[label] = means
-    for column, probes in data.probes.items():
-        for probe in probes:
-            if means := _probe_means(probe.result):
-                name = LABEL_SEPARATOR.join(["probe", *map(str, probe.label.values())])
-                out.setdefault(column, {})[name] = means
+    for column, row, means in table_means(data):
+        if isinstance(row, ProbeRow):
+            label = LABEL_SEPARATOR.join(["probe", *map(str, row.label.values())])
+        else:
+            label = paper_row_label(data.table, row)
+        if label is not None and (shown := _shown(means)):
+            out.setdefault(column, {})[label] = shown
     return out
 
 
@@ -135,13 +137,7 @@ def curve_series(table: str) -> list[tuple[str, experiments.Cell]]:
 def read_val_log(path: Path, score: str) -> dict[int, float]:
     """step -> validation R@1+R@5+R@10 of ``score`` (text to video) of a run's ``val_log.jsonl``."""
     values = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ReportError(f"'{path}' line {number} is not JSON: {err}") from err
+    for _, entry in log_entries(path, error=ReportError):
         keys = [f"{score}/{key}" for key in RSUM_KEYS]
         if "step" in entry and all(key in entry for key in keys):
             values[int(entry["step"])] = sum(float(entry[key]) for key in keys)
