@@ -17,6 +17,7 @@ rule prepare_text:
         f"{LOGS}/text/{{text_job}}.log",
     benchmark:
         f"{BENCHMARKS}/text/{{text_job}}.tsv"
+    priority: 20  # before any training job (train_priority): each waits for its dataset's text, pretraining too
     conda:
         SOFTWARE_ENV
     shell:
