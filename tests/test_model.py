@@ -98,8 +98,8 @@ def test_text_cache_is_keyed_by_caption_and_token_limit(tmp_path):
 
 
 def test_text_cache_batches_by_length_and_keeps_each_captions_row(tmp_path):
-    """Captions are encoded in batches of similar length cut to their longest caption; every row
-    equals the padded forward pass of the frozen encoder, whatever the order they came in."""
+    """Captions are encoded in batches of one length, unpadded; every row equals the padded forward
+    pass of the frozen encoder, whatever the order they came in."""
     from transformers import AutoModel
     from taco.model.text_encoder import resolve_text_model
 
@@ -117,6 +117,22 @@ def test_text_cache_batches_by_length_and_keeps_each_captions_row(tmp_path):
     cached = cache.get(captions, 16)
     assert np.allclose(cached, direct, atol=2e-2)  # float16 storage
     assert np.all(cached[enc["attention_mask"] == 0] == 0)
+
+
+def test_cached_features_are_the_same_bytes_whatever_was_cached_before(tmp_path):
+    """A caption's cached features do not depend on the captions encoded with it: two caches filled in
+    different orders and groupings (as parallel jobs fill a shared cache) hold identical bytes."""
+    tok = load_tokenizer("minilm")
+    captions = ["add the chopped onions to the pan", "stir", "a man is riding a bike down a long road",
+                "cut the bread", "slice an onion into thin rings", "a woman sings on a stage"]
+    enc = tok(captions, padding="max_length", max_length=16, truncation=True, return_tensors="np")
+    together = TextFeatureCache(tmp_path / "together", "minilm", 16)
+    together.add(captions, enc["input_ids"], enc["attention_mask"], batch_size=4, progress=False)
+    piecewise = TextFeatureCache(tmp_path / "piecewise", "minilm", 16)
+    for part in ([4, 1], [2, 0, 5, 3]):
+        piecewise.add([captions[i] for i in part], enc["input_ids"][part], enc["attention_mask"][part],
+                      batch_size=3, progress=False)
+    assert together.get(captions, 16).tobytes() == piecewise.get(captions, 16).tobytes()
 
 
 def test_recomputed_fusion_gives_the_same_scores_and_gradients():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import uuid
 from pathlib import Path
@@ -86,17 +87,24 @@ class TextFeatureCache:
 
         model = AutoModel.from_pretrained(resolve_text_model(self.text_model)).eval()
         lengths = np.asarray(attention_mask).sum(1)
-        todo.sort(key=lambda i: (lengths[i], i))  # batches of similar length, each cut to its longest caption
+        # Batches of one length each, so no caption is padded: its features are then the same bytes
+        # whichever captions share its batch, i.e. whatever the cache held before (job order).
+        todo.sort(key=lambda i: (lengths[i], i))
+        batches = []
+        for _, same in itertools.groupby(todo, key=lambda i: lengths[i]):
+            same = list(same)
+            batches += [same[start:start + batch_size] for start in range(0, len(same), batch_size)]
         features = np.zeros((len(todo), max(self.max_length, input_ids.shape[1]), model.config.hidden_size),
                             dtype=np.float16)
+        start = 0
         with torch.no_grad():
-            for start in tqdm(range(0, len(todo), batch_size), desc="text features", disable=not progress):
-                rows = todo[start:start + batch_size]
+            for rows in tqdm(batches, desc="text features", disable=not progress):
                 length = max(int(lengths[rows].max()), 1)
                 ids = torch.as_tensor(input_ids[rows, :length], dtype=torch.long)
                 mask = torch.as_tensor(attention_mask[rows, :length], dtype=torch.long)
                 hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
                 features[start:start + len(rows), :length] = (hidden * mask.unsqueeze(-1)).to(torch.float16).numpy()
+                start += len(rows)
         self._write_shard([caption_key(captions[i]) for i in todo], features)
         return len(todo)
 
