@@ -2,9 +2,11 @@
 
 0. (always) Steps/s of the default profile's training step (params/default.yaml, YouCook2 of the
    synthetic world, 1 video layer) before and after the fast paths of issue 11, in one run:
-   "before" = the fusion's last layer over every token (``fusion.first_token_only = False``),
-   per-item feature reads (no preloaded training features) and the per-tensor Adam loop (not fused);
-   "after" = the defaults. Rounds alternate between the two, so machine noise hits both alike.
+   "before" = every pair's whole sequence through every fusion layer (``fusion.first_token_only =
+   False``), per-item feature reads (no preloaded training features) and the per-tensor Adam loop
+   (not fused); "after" = the defaults (the last fusion layer computes the [CLS] row alone, each text
+   and each placed video embedded, normed and projected to keys and values once however many pairs
+   share it). Rounds alternate between the two, so machine noise hits both alike.
 With --costs also:
 1. Training-step time at K=128 for L1 only, L1+L2, L1+L2+L3 with cascade (K'=8) and L3 over all
    K x K pairs, with the cascade selection's own share of the step (paper 3.3: "no extra cost").

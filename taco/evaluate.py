@@ -89,14 +89,20 @@ def token_level_scores(encoded: EncodedSet, chunk: int = 512) -> torch.Tensor:
 
 def fusion_scores(model, encoded: EncodedSet, text_index: torch.Tensor, video_index: torch.Tensor,
                   batch_size: int, progress: bool = False) -> torch.Tensor:
-    """Later-stage scores of the listed pairs, ``batch_size`` pairs per fusion pass."""
+    """Later-stage scores of the listed pairs, ``batch_size`` pairs per fusion pass. The passes take the
+    pairs ordered by (text length, video, text): a pass then holds few (video, position offset)
+    placements, and the fusion embeds each of them once (``FusionModule``)."""
+    n_text, n_video = encoded.text.shape[0], encoded.video.shape[0]
+    lengths = encoded.text_mask.sum(1)
+    order = torch.argsort((lengths[text_index] * n_video + video_index) * n_text + text_index)
     out = []
     starts = range(0, text_index.shape[0], batch_size)
     for start in tqdm(starts, desc="fusion", disable=not progress, leave=False):
-        stop = start + batch_size
+        chunk = order[start:start + batch_size]
         out.append(model.fuse_pairs(encoded.text, encoded.text_mask, encoded.video, encoded.video_mask,
-                                    text_index[start:stop], video_index[start:stop]))
-    return torch.cat(out) if out else encoded.text.new_zeros(0)
+                                    text_index[chunk], video_index[chunk]))
+    scores = torch.cat(out) if out else encoded.text.new_zeros(0)
+    return torch.empty_like(scores).index_copy_(0, order, scores)
 
 
 def rerank_candidates(prior: torch.Tensor, k: int) -> torch.Tensor:

@@ -191,6 +191,7 @@ def naive_copy(model: TacoModel) -> TacoModel:
     cfg = model.cfg
     for owner in (naive.video_encoder, naive.text_encoder, naive.fusion):
         owner.layers = TorchStack(owner.layers, cfg.hidden_size, cfg.num_heads, cfg.norm_first)
+    naive.fusion.first_token_only = False  # every pair's whole sequence through torch's layers
     return naive
 
 
@@ -260,3 +261,50 @@ def test_scores_under_bf16_autocast_are_float32_and_rank_like_float32(fusion):
     plain, mixed = results
     assert all(matrix.dtype == torch.float32 for matrix in mixed.values())
     assert torch.allclose(mixed["fused"], plain["fused"], atol=0.1, rtol=0.05)
+
+
+def test_fusion_scores_in_ordered_passes_equal_each_pair_alone():
+    """``fusion_scores`` reorders the pairs by (text length, video) into passes that share embeddings;
+    every score must still land on its own pair: each equals the pair fused alone (plain path)."""
+    from taco.evaluate import EncodedSet, fusion_scores
+
+    model = tiny()
+    plain = copy.deepcopy(model)
+    plain.fusion.first_token_only = False
+    g = torch.Generator().manual_seed(4)
+    n_text, n_video = 7, 5
+    video_mask = padded_masks([16, 4, 9, 1, 12], 16)
+    text_mask = padded_masks([12, 3, 7, 3, 1, 12, 5], 12)
+    with torch.no_grad():
+        x = model.encode_video(torch.randn(n_video, 16, 10, generator=g), video_mask)
+        y = model.encode_text(torch.randn(n_text, 12, 384, generator=g), text_mask)
+    encoded = EncodedSet(y, text_mask, torch.zeros(n_text, 12), x, video_mask)
+    pairs = torch.randint(0, n_text, (40,), generator=g), torch.randint(0, n_video, (40,), generator=g)
+    with torch.no_grad():
+        scores = fusion_scores(model, encoded, *pairs, batch_size=6)
+        alone = torch.stack([plain.fuse_pairs(y, text_mask, x, video_mask, t[None], v[None])[0]
+                             for t, v in zip(*pairs)])
+    assert torch.allclose(scores, alone, atol=1e-5)
+
+
+def test_fusion_dropout_is_drawn_per_pair_in_training():
+    """With embedding dropout in training, a pair listed twice is two draws: the shared embeddings of
+    the no-dropout path would make the two scores equal."""
+    from taco.model.layers import SelfAttention
+
+    model = tiny(dropout=0.5).train()
+    for module in model.fusion.layers.modules():  # dropout in the fusion's embedding only
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        if isinstance(module, SelfAttention):
+            module.dropout = 0.0
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 6, 32, generator=g)
+    y = torch.randn(2, 5, 32, generator=g)
+    ones_t, ones_v = torch.ones(2, 5, dtype=torch.bool), torch.ones(2, 6, dtype=torch.bool)
+    twice = torch.zeros(2, dtype=torch.long)
+    scores = model.fuse_pairs(y, ones_t, x, ones_v, twice, twice)
+    assert abs(scores[0] - scores[1]) > 1e-3
+    model.eval()
+    scores = model.fuse_pairs(y, ones_t, x, ones_v, twice, twice)
+    assert abs(scores[0] - scores[1]) < 1e-6

@@ -7,7 +7,8 @@ from torch import nn
 
 
 class SelfAttention(nn.Module):
-    """Multi-head scaled dot-product self-attention; padded tokens are never attended to.
+    """Multi-head scaled dot-product self-attention; padded tokens are never attended to. Keys and
+    values (``key_value``) and the attention of queries over them (``attend``) are separate steps.
 
     Parameters are laid out (and initialised) as in ``nn.MultiheadAttention``: one packed
     query/key/value projection ``in_proj_weight`` (3d, d) and ``out_proj``.
@@ -29,17 +30,20 @@ class SelfAttention(nn.Module):
         """(B, L, d) -> (B, heads, L, d / heads)."""
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
 
-    def forward(self, queries: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, q, d) queries attend over (B, L, d) tokens whose ``mask`` (B, L) is True -> (B, q, d).
-
-        ``queries`` may be ``tokens`` itself or its first q rows: only the rows asked for are projected.
-        """
+    def key_value(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Packed keys and values of (..., L, d) tokens -> (..., L, 2d): a per-token map, so tokens
+        shared by several sequences can be projected once and gathered."""
         hidden = tokens.shape[-1]
-        w_q, w_kv = self.in_proj_weight.split([hidden, 2 * hidden])
-        b_q, b_kv = self.in_proj_bias.split([hidden, 2 * hidden])
-        key, value = F.linear(tokens, w_kv, b_kv).chunk(2, dim=-1)
+        return F.linear(tokens, self.in_proj_weight[hidden:], self.in_proj_bias[hidden:])
+
+    def attend(self, queries: torch.Tensor, key_value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, q, d) queries attend over (B, L, 2d) packed keys and values whose ``mask`` (B, L) is True
+        -> (B, q, d)."""
+        hidden = queries.shape[-1]
+        key, value = key_value.chunk(2, dim=-1)
+        query = F.linear(queries, self.in_proj_weight[:hidden], self.in_proj_bias[:hidden])
         attended = F.scaled_dot_product_attention(
-            self._heads(F.linear(queries, w_q, b_q)), self._heads(key), self._heads(value),
+            self._heads(query), self._heads(key), self._heads(value),
             attn_mask=mask[:, None, None, :], dropout_p=self.dropout if self.training else 0.0,
         )
         return self.out_proj(attended.transpose(1, 2).flatten(2))
@@ -68,15 +72,42 @@ class SelfAttentionLayer(nn.Module):
     def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout2(self.linear2(self.dropout(F.gelu(self.linear1(x)))))
 
+    def attention_input(self, tokens: torch.Tensor) -> torch.Tensor:
+        """What the attention projects: the normed tokens (pre-norm) or the tokens themselves (post-norm)."""
+        return self.norm1(tokens) if self.norm_first else tokens
+
+    def finish(self, residual: torch.Tensor, query_input: torch.Tensor, key_value: torch.Tensor,
+               mask: torch.Tensor) -> torch.Tensor:
+        """The layer's (B, q, d) outputs of q query tokens, given their (B, q, d) values ``residual``,
+        their ``attention_input`` and the sequences' packed keys and values (``self_attn.key_value``)."""
+        attended = self.dropout1(self.self_attn.attend(query_input, key_value, mask))
+        if self.norm_first:
+            x = residual + attended
+            return x + self._feed_forward(self.norm2(x))
+        x = self.norm1(residual + attended)
+        return self.norm2(x + self._feed_forward(x))
+
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor, queries: int | None = None) -> torch.Tensor:
         """(B, L, d) tokens, (B, L) mask (True = real) -> (B, L, d), or (B, queries, d) when given."""
         rows = slice(None) if queries is None else slice(0, queries)
-        if self.norm_first:
-            normed = self.norm1(tokens)
-            x = tokens[:, rows] + self.dropout1(self.self_attn(normed[:, rows], normed, mask))
-            return x + self._feed_forward(self.norm2(x))
-        x = self.norm1(tokens[:, rows] + self.dropout1(self.self_attn(tokens[:, rows], tokens, mask)))
-        return self.norm2(x + self._feed_forward(x))
+        inputs = self.attention_input(tokens)
+        return self.finish(tokens[:, rows], inputs[:, rows], self.self_attn.key_value(inputs), mask)
+
+    def first_token_of_parts(self, parts: list[torch.Tensor], indices: list[torch.Tensor],
+                             mask: torch.Tensor) -> torch.Tensor:
+        """``forward(tokens, mask, queries=1)`` of the sequences ``tokens[p] = cat(parts[0][indices[0][p]],
+        parts[1][indices[1][p]], ...)``, each part's keys and values projected once per part row, not
+        once per sequence: (N_i, L_i, d) parts, (P,) indices -> (P, 1, d)."""
+        inputs = [self.attention_input(part) for part in parts]
+        # One gather from the stacked per-row keys and values: row ``index[p]`` of part i is the
+        # L_i consecutive rows from ``offset_i + index[p] * L_i`` of the stacked table.
+        rows, offset = [], 0
+        for x, index in zip(inputs, indices):
+            rows.append(offset + index[:, None] * x.shape[1] + torch.arange(x.shape[1], device=index.device))
+            offset += x.shape[0] * x.shape[1]
+        table = torch.cat([self.self_attn.key_value(x).flatten(0, 1) for x in inputs])
+        key_value = table[torch.cat(rows, dim=1)]
+        return self.finish(parts[0][indices[0], :1], inputs[0][indices[0], :1], key_value, mask)
 
 
 class SelfAttentionStack(nn.Module):
@@ -106,6 +137,18 @@ class SelfAttentionStack(nn.Module):
         tokens = self.encoder.norm(tokens) * mask[:, :tokens.shape[1], None].to(tokens.dtype)
         return tokens[:, 0] if first_token_only else tokens
 
+    def first_token_of_parts(self, parts: list[torch.Tensor], indices: list[torch.Tensor],
+                             mask: torch.Tensor) -> torch.Tensor:
+        """``forward(tokens, mask, first_token_only=True)`` of the sequences ``tokens[p] =
+        cat(parts[0][indices[0][p]], parts[1][indices[1][p]], ...)`` -> (P, d). With one layer, each
+        part row is normed and projected to keys and values once, however many sequences share it."""
+        layers = self.encoder.layers
+        if len(layers) != 1:
+            tokens = torch.cat([part[index] for part, index in zip(parts, indices)], dim=1)
+            return self(tokens, mask, first_token_only=True)
+        first = layers[0].first_token_of_parts(parts, indices, mask)
+        return (self.encoder.norm(first) * mask[:, :1, None].to(first.dtype))[:, 0]
+
 
 EMBEDDING_INIT_STD = 0.02
 """BERT's initialisation of position and token-type embeddings; PyTorch's default N(0, 1) would swamp
@@ -129,5 +172,4 @@ class TokenEmbedding(nn.Module):
         length = tokens.shape[1]
         if length > self.max_positions:
             raise ValueError(f"sequence of {length} tokens exceeds the model's {self.max_positions} positions")
-        positions = torch.arange(length, device=tokens.device)
-        return self.dropout(self.norm(self.project(tokens) + self.position(positions)))
+        return self.dropout(self.norm(self.project(tokens) + self.position.weight[:length]))

@@ -44,7 +44,7 @@ class TacoModel(nn.Module):
         for start in range(0, total, step):
             t = text_index[start:start + step]
             v = video_index[start:start + step]
-            args = (text[t], text_mask[t], video[v], video_mask[v])
+            args = (text, text_mask, video, video_mask, t, v)
             if recompute and torch.is_grad_enabled():
                 scores.append(checkpoint(self.fusion, *args, use_reentrant=False))
             else:
