@@ -11,16 +11,18 @@ from taco.data.retrieval import RaggedRows, RetrievalData
 from taco.features.store import pad_batch
 
 
-def test_ragged_rows_pad_like_pad_batch_and_keep_float32_when_float16_is_not_exact():
+def test_ragged_rows_pad_like_pad_batch_and_keep_float32_only_when_float16_is_not_exact():
     rng = np.random.default_rng(0)
     exact = [rng.normal(size=(n, 3)).astype(np.float16).astype(np.float32) for n in (4, 1, 3)]
     inexact = [rng.normal(size=(n, 3)).astype(np.float32) for n in (2, 5)]
-    for items, dtype in ((exact, torch.float16), (inexact, torch.float32)):
+    stored_half = [item.astype(np.float16) for item in exact]  # joined as they are
+    for items, dtype, reference in ((exact, torch.float16, exact), (inexact, torch.float32, inexact),
+                                    (stored_half, torch.float16, exact)):
         rows = RaggedRows(items)
         assert rows.rows.dtype == dtype
         for index in ([0, 1], [1], [1, 0, 0], list(range(len(items)))[::-1]):
             values, mask = rows.batch(index)
-            expected, expected_mask = pad_batch([items[i] for i in index])
+            expected, expected_mask = pad_batch([reference[i] for i in index])
             assert torch.equal(mask, expected_mask) and torch.equal(values, expected)
 
 

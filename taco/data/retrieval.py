@@ -115,13 +115,16 @@ def text_tokens(table: TextTable, rows, text_cache: TextFeatureCache | None
 
 class RaggedRows:
     """Items of (m_i, D) rows stored back to back in one tensor; batches come out zero-padded to their
-    longest item, as ``pad_batch`` pads them. Rows are kept as float16 when that is exact (features
-    stored as float16, the usual case), else as float32."""
+    longest item, as ``pad_batch`` pads them. Rows are kept as float16 when that is exact (float16
+    items, e.g. stored float16 features, are joined as they are: no float32 copy), else as float32."""
 
     def __init__(self, items: list[np.ndarray]):
-        flat = np.concatenate(items).astype(np.float32, copy=False)
-        half = flat.astype(np.float16)
-        self.rows = torch.from_numpy(half if np.array_equal(half, flat) else flat)
+        flat = np.concatenate(items)
+        if flat.dtype != np.float16:
+            flat = flat.astype(np.float32, copy=False)
+            half = flat.astype(np.float16)
+            flat = half if np.array_equal(half, flat) else flat
+        self.rows = torch.from_numpy(flat)
         self.lengths = torch.tensor([len(item) for item in items])
         self.starts = torch.cumsum(self.lengths, 0) - self.lengths
 
@@ -192,7 +195,7 @@ class RetrievalData:
         video = RaggedRows([self.store.clip(*segment, max_tokens) for segment in split.segments])
         text = None
         if self.text_cache is not None:
-            text = RaggedRows([self.text_cache.get([caption], int(n))[0] for caption, n in zip(table.captions, lengths)])
+            text = RaggedRows([self.text_cache.rows(caption, int(n)) for caption, n in zip(table.captions, lengths)])
         return video, text
 
     def train_batch(self, text_indices) -> dict[str, torch.Tensor]:

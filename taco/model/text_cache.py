@@ -118,13 +118,14 @@ class TextFeatureCache:
         for row, k in enumerate(keys):
             self._index.setdefault(k, (shard, row))
 
+    def rows(self, caption: str, length: int) -> np.ndarray:
+        """(length, H) stored (float16) features of one added caption, read from its shard."""
+        try:
+            shard, row = self._index[caption_key(caption)]
+        except KeyError:
+            raise KeyError(f"caption not in the text cache {self.folder}: {caption[:80]!r}") from None
+        return self._shards[shard][row, :length]
+
     def get(self, captions: list[str], length: int) -> np.ndarray:
         """(len(captions), length, H) float32 features; every caption must have been added."""
-        out = []
-        for caption in captions:
-            try:
-                shard, row = self._index[caption_key(caption)]
-            except KeyError:
-                raise KeyError(f"caption not in the text cache {self.folder}: {caption[:80]!r}") from None
-            out.append(self._shards[shard][row, :length])
-        return np.asarray(out, dtype=np.float32)
+        return np.asarray([self.rows(caption, length) for caption in captions], dtype=np.float32)
