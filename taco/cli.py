@@ -26,13 +26,24 @@ def _recall_line(metrics: dict[str, float], score: str) -> str:
     return (f"{score} R@1/5/10 " + "/".join(f"{metrics[k]:.1f}" for k in keys)) if all(k in metrics for k in keys) else ""
 
 
+def _shared_data(cfg, loaded: dict, progress: bool):
+    """The dataset ``cfg`` reads: the one in ``loaded`` when its data settings agree (the seeds of a
+    run), else a new one, which replaces it (one dataset in memory at a time)."""
+    from taco.data.retrieval import RetrievalData
+
+    key = RetrievalData.settings_key(cfg)
+    if key not in loaded:
+        loaded.clear()
+        loaded[key] = RetrievalData(cfg, progress=progress)
+    return loaded[key]
+
+
 def cmd_train(args) -> int:
     """Train each (--config, --out) pair in turn in this one process (the workflow trains a run's seeds
     together: the imports and the dataset are loaded once); a pair's data is reused by the next pair
     when their data settings agree. With MLflow, the pairs of one run id (config tag ``run_id``) are
     nested under one parent run (``taco.tracking.ParentRun``), which gets the mean over its seeds."""
     from taco import distributed
-    from taco.data.retrieval import RetrievalData
     from taco.tracking import ParentRun
     from taco.train import train
 
@@ -56,11 +67,9 @@ def cmd_train(args) -> int:
             seeds = ", ".join(str(cfgs[i].optim.seed) for i in groups[run_id])
             log.info("run %s: seeds %s%s", run_id, seeds, f"; MLflow parent run {parent.run_id} '{parent.name}' in "
                      f"experiment '{parent.experiment}'" if parent.run_id else "")
-        data, data_key, results = None, None, {}
+        loaded, results = {}, {}
         for index, (cfg, out) in enumerate(zip(cfgs, args.out)):
-            key = RetrievalData.settings_key(cfg)
-            if key != data_key:
-                data, data_key = RetrievalData(cfg, progress=not args.quiet), key
+            data = _shared_data(cfg, loaded, progress=not args.quiet)
             parent = parents.get(parent_of.get(index))
             results[index] = train(cfg, out, progress=not args.quiet, track=not args.no_mlflow, data=data,
                                    mlflow_parent=parent.run_id if parent else None, log_checkpoint=args.log_checkpoints)
@@ -78,34 +87,40 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from taco.data.retrieval import RetrievalData
+    """Evaluate each --run in turn in this one process (the workflow evaluates a run's seeds together:
+    the imports and the dataset are loaded once), writing each result to the --out at its position;
+    a run's data is reused by the next run when their data settings agree."""
     from taco.tracking import Tracker
     from taco.train import atomic_write_json, evaluate_split, load_run
 
-    cfg, model = load_run(args.run, args.overrides)
-    tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset,
-            "split": args.split, "overrides": " ".join(args.overrides),
-            "run_name": f"{cfg.tags.get('run_name', args.run)} evaluate {' '.join(args.overrides)}".strip()}
-    tracker = Tracker(None, cfg.to_dict(), tags, enabled=not args.no_mlflow, job="evaluate")
-    tracker.start()
-    try:
-        data = RetrievalData(cfg, progress=not args.quiet)
-        evaluation = evaluate_split(model, data, args.split, cfg, "cpu", progress=not args.quiet)
-    except BaseException:
-        tracker.finish("FAILED")
-        raise
-    metrics = evaluation["metrics"]
-    tracker.log_metrics({f"{args.split}/{k}": v for k, v in metrics.items()})
-    tracker.finish()
-    evaluated = data.splits[args.split]
-    result = {"run": str(args.run), "split": args.split, "config_hash": cfg.hash(), "eval": cfg.eval.__dict__,
-              "dataset": cfg.data.dataset, "captions": len(evaluated), "videos": len(evaluated.segments),
-              "metrics": metrics}
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json({**result, "per_query": evaluation["per_query"], "queries": evaluation["queries"]},
-                          args.out)
-    print(json.dumps(result, indent=1, sort_keys=True))
+    if args.out and len(args.out) != len(args.run):
+        raise ValueError(f"give one --out per --run: got {len(args.run)} runs and {len(args.out)} outputs")
+    loaded = {}
+    for index, run in enumerate(args.run):
+        cfg, model = load_run(run, args.overrides)
+        tags = {**cfg.tags, "config_hash": cfg.hash(), "seed": cfg.optim.seed, "dataset": cfg.data.dataset,
+                "split": args.split, "overrides": " ".join(args.overrides),
+                "run_name": f"{cfg.tags.get('run_name', run)} evaluate {' '.join(args.overrides)}".strip()}
+        tracker = Tracker(None, cfg.to_dict(), tags, enabled=not args.no_mlflow, job="evaluate")
+        tracker.start()
+        try:
+            data = _shared_data(cfg, loaded, progress=not args.quiet)
+            evaluation = evaluate_split(model, data, args.split, cfg, "cpu", progress=not args.quiet)
+        except BaseException:
+            tracker.finish("FAILED")
+            raise
+        metrics = evaluation["metrics"]
+        tracker.log_metrics({f"{args.split}/{k}": v for k, v in metrics.items()})
+        tracker.finish()
+        evaluated = data.splits[args.split]
+        result = {"run": str(run), "split": args.split, "config_hash": cfg.hash(), "eval": cfg.eval.__dict__,
+                  "dataset": cfg.data.dataset, "captions": len(evaluated), "videos": len(evaluated.segments),
+                  "metrics": metrics}
+        if args.out:
+            args.out[index].parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json({**result, "per_query": evaluation["per_query"], "queries": evaluation["queries"]},
+                              args.out[index])
+        print(json.dumps(result, indent=1, sort_keys=True))
     return 0
 
 
@@ -335,11 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="retrieval metrics of a trained run on a split")
-    p.add_argument("--run", type=Path, required=True, help="run directory holding best.pt")
+    p.add_argument("--run", type=Path, action="append", required=True,
+                   help="run directory holding best.pt (repeatable: the runs are evaluated in turn)")
     p.add_argument("--split", default="test", choices=["val", "test"], help="split to evaluate")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override evaluation settings, e.g. --set eval.fusion=full (repeatable)")
-    p.add_argument("--out", type=Path, help="write the metrics JSON here (with per-query values)")
+    p.add_argument("--out", type=Path, action="append",
+                   help="write the metrics JSON here (with per-query values); one per --run, in order")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)

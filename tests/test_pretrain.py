@@ -174,6 +174,29 @@ def test_zero_shot_evaluation_of_the_pretrained_model(world, tmp_path_factory, p
         assert run.metrics["test/fused/t2v_r1"] == result["metrics"]["fused/t2v_r1"]
 
 
+def test_several_runs_evaluated_in_one_process_give_what_one_process_each_gives(world, tmp_path_factory,
+                                                                               pretrained, tmp_path):
+    """The workflow evaluates a run's seeds together (the dataset loaded once); each result is the one
+    a separate process writes, at the position of its --run."""
+    other = tmp_path / "seed1"
+    cfg_file = tmp_path / "seed1.yaml"
+    cfg_file.write_text(yaml.safe_dump(values(world, tmp_path_factory, "howto100m", **{"optim.seed": 1})))
+    assert main(["train", "--config", str(cfg_file), "--out", str(other), "--no-mlflow", "--quiet"]) == 0
+    zero_shot = ["--set=data.dataset=youcook2", f"--set=data.root={world / 'youcook2'}", "--no-mlflow", "--quiet"]
+    runs = [pretrained, other]
+    together = [tmp_path / "together0.json", tmp_path / "together1.json"]
+    args = ["evaluate"] + [a for run, out in zip(runs, together) for a in ("--run", str(run), "--out", str(out))]
+    assert main(args + zero_shot) == 0
+    for run, out in zip(runs, together):
+        alone = tmp_path / "alone.json"
+        assert main(["evaluate", "--run", str(run), "--out", str(alone)] + zero_shot) == 0
+        assert json.loads(out.read_text()) == json.loads(alone.read_text())
+    first, second = (json.loads(out.read_text()) for out in together)
+    assert first["run"] == str(pretrained) and first["per_query"] != second["per_query"]
+    assert main(["evaluate", "--run", str(pretrained), "--run", str(other), "--out", str(together[0])]
+                + zero_shot) == 2
+
+
 def test_evaluating_a_split_the_data_lacks_names_it(world, tmp_path_factory, pretrained):
     from taco.train import load_run
     from taco.data.retrieval import RetrievalData

@@ -3,29 +3,36 @@
 # weight, CrossTask and COIN (Table 9), and model size / FLOPs (Tables 13, 14); the model-free probe
 # beside every retrieval table.
 
-rule evaluate_retrieval:
-    """A run's test retrieval under other settings: all N x N fusion pairs, or another dataset (zero-shot)."""
-    input:
-        metrics=paths.run_metrics_path("{run_id}", "{seed}"),
-        data=evaluation_data,
-        code=code_deps.cli_dependencies("taco.train", "taco.data.retrieval"),
-    output:
-        paths.evaluation_path("{run_id}", "{seed}", "{evaluation}"),
-    wildcard_constraints:
-        evaluation=one_of(e for e in experiments.RETRIEVAL_EVALUATIONS if e != "train"),
-    params:
-        work_dir=run_work_dir,
-        overrides=lambda w: " ".join(f"--set {shlex.quote(o)}" for o in profiles.evaluation_overrides(PROFILE, w.evaluation)),
-        mlflow=MLFLOW_FLAG,
-    log:
-        f"{LOGS}/evaluate/{{run_id}}/seed{{seed}}/{{evaluation}}.log",
-    benchmark:
-        f"{BENCHMARKS}/evaluate/{{run_id}}/seed{{seed}}/{{evaluation}}.tsv"
-    conda:
-        SOFTWARE_ENV
-    shell:
-        "python -m taco evaluate --run {params.work_dir:q} {params.overrides} --out {output:q} --quiet"
-        " {params.mlflow} > {log:q} 2>&1"
+# One rule per seed list (outputs cannot depend on the run), as for training: a job evaluates every
+# seed of a run in one process (imports and the dataset loaded once).
+for seeds, run_ids in profiles.runs_by_seeds(PROFILE).items():
+
+    rule:
+        """A run's test retrieval under other settings, every seed: all N x N fusion pairs, or another dataset (zero-shot)."""
+        name:
+            "evaluate_retrieval" if list(seeds) == SEEDS else "evaluate_retrieval_method_seeds"
+        input:
+            metrics=[paths.run_metrics_path("{run_id}", seed) for seed in seeds],
+            data=evaluation_data,
+            code=code_deps.cli_dependencies("taco.train", "taco.data.retrieval"),
+        output:
+            [paths.evaluation_path("{run_id}", seed, "{evaluation}") for seed in seeds],
+        wildcard_constraints:
+            run_id=one_of(run_ids),
+            evaluation=one_of(e for e in experiments.RETRIEVAL_EVALUATIONS if e != "train"),
+        params:
+            runs=lambda w, output: " ".join(f"--run {shlex.quote(work_dir(w.run_id, seed))} --out {shlex.quote(out)}"
+                                            for seed, out in zip(seeds_of(w.run_id), output)),
+            overrides=lambda w: " ".join(f"--set {shlex.quote(o)}" for o in profiles.evaluation_overrides(PROFILE, w.evaluation)),
+            mlflow=MLFLOW_FLAG,
+        log:
+            f"{LOGS}/evaluate/{{run_id}}/{{evaluation}}.log",
+        benchmark:
+            f"{BENCHMARKS}/evaluate/{{run_id}}/{{evaluation}}.tsv"
+        conda:
+            SOFTWARE_ENV
+        shell:
+            "python -m taco evaluate {params.runs} {params.overrides} --quiet {params.mlflow} > {log:q} 2>&1"
 
 
 rule probe:
