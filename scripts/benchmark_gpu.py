@@ -29,7 +29,6 @@ from taco.config import EvalConfig, LossConfig, ModelConfig
 from taco.evaluate import EncodedSet, score_matrices
 from taco.features.extract import EXTRACTORS, _model_input
 from taco.model.taco_model import TacoModel
-from taco.train import build_optimizer
 
 VIDEO_TOKENS, TEXT_TOKENS, VOCAB = 48, 30, 30522       # paper 4.3 token counts; BERT's wordpiece vocabulary
 FEATURE_DIMS = {"r152+s3d_hm": 2048 + 1024, "s3d_hm": 1024}   # ResNet-152 pool, S3D mixed_5c

@@ -147,7 +147,9 @@ class Trainer:
         torch.manual_seed(0)
         self.model = TacoModel(cfg.model, self.data.video_dim, cfg.data.max_video_tokens, cfg.data.max_text_tokens)
         self.model.fusion.first_token_only = fast
-        self.optimizer = build_optimizer(self.model, cfg, fused=fast)
+        self.optimizer = (build_optimizer(self.model, cfg) if fast else  # before: torch's per-tensor Adam loop
+                          torch.optim.Adam(self.model.parameters(), lr=cfg.optim.lr,
+                                           weight_decay=cfg.optim.weight_decay, foreach=False))
         self.loss = losses.TacoLoss(cfg.loss)
         self.batch_size = cfg.optim.batch_size
         self.items = len(self.data.splits["train"])
