@@ -385,15 +385,23 @@ def test_readme_indexes_every_report(profile_path, fabricated, tmp_path):
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]   # no temporary file left
 
 
-def test_text_statistics_and_figure4(tmp_path, profile_path):
+def test_text_statistics_and_figure4(tmp_path, profile_path, monkeypatch):
     from conftest import write_tiny_youcook2
+
+    import taco.text.prepare
 
     root = write_tiny_youcook2(tmp_path / "youcook2")
     config = tmp_path / "text.yaml"
-    config.write_text(yaml.safe_dump({"data": {"dataset": "youcook2", "root": str(root)}}))
+    config.write_text(yaml.safe_dump({"data": {"dataset": "youcook2", "root": str(root)},
+                                      "cache_dir": str(tmp_path / "cache")}))
     out = tmp_path / "results" / "text_stats" / "youcook2.json"
     assert main(["text-stats", "--config", str(config), "--out", str(out), "--samples", "1000"]) == 0
     stats = json.loads(out.read_text())
+    # A second job (as after the dataset's text job) reads the spaCy tags from the cache, to the same result.
+    monkeypatch.setattr(taco.text.prepare, "tag_captions", lambda *a, **k: pytest.fail("tagged again"))
+    again = tmp_path / "again.json"
+    assert main(["text-stats", "--config", str(config), "--out", str(again), "--samples", "1000"]) == 0
+    assert json.loads(again.read_text()) == stats
     from taco.data.retrieval import split_clips
 
     assert stats["captions"] == len(split_clips(config_module.load(config))["train"])

@@ -13,13 +13,18 @@ IDF_SAMPLES = 30
 
 
 def text_statistics(cfg: RunConfig, samples: int = IDF_SAMPLES) -> dict:
-    """Table 10 counts and Figure 4 idf curves over the training captions of ``cfg``'s dataset."""
+    """Table 10 counts and Figure 4 idf curves over the training captions of ``cfg``'s dataset. The spaCy
+    tags come from the text cache when the dataset's text job has tagged its captions (else they are
+    tagged and cached here)."""
     from taco.data.retrieval import split_clips
     from taco.text.idf import idf_curve, idf_table, token_statistics
-    from taco.text.pos import is_token_of_interest, tag_captions
+    from taco.text.pos import is_token_of_interest
+    from taco.text.prepare import cached_tags
 
-    captions = [clip.text for clip in split_clips(cfg)["train"]]
-    tagged = tag_captions(captions)
+    clips = split_clips(cfg)
+    tags = cached_tags(sorted({clip.text for items in clips.values() for clip in items}), cfg.cache_dir)
+    captions = [clip.text for clip in clips["train"]]
+    tagged = [tags[caption] for caption in captions]
     idf = idf_table(tagged, "noun+verb")
     words = {pos: {w.lower for caption in tagged for w in caption if is_token_of_interest(w, pos)}
              for pos in ("noun", "verb")}

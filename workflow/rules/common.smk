@@ -137,14 +137,26 @@ WRITE_YAML = ("printf '%s' {params.yaml:q} > {output:q}.tmp && mv {output:q}.tmp
 # Text jobs (text.smk)
 
 
+def text_release(job):
+    return experiments.DATASETS[experiments.text_job_dataset(job)].release
+
+
+def first_text_job(release):
+    """The first text job of a release (None when no selected run needs its text)."""
+    return next((job for job in TEXT_JOBS if text_release(job) == release), None)
+
+
 def text_predecessor(wildcards):
     """The first text job of the same release: the others wait for it and find its text features
     (MSR-VTT's two splits, the token-type variants) in the cache instead of encoding them in parallel."""
-    def release(job):
-        return experiments.DATASETS[experiments.text_job_dataset(job)].release
-
-    first = next(job for job in TEXT_JOBS if release(job) == release(wildcards.text_job))
+    first = first_text_job(text_release(wildcards.text_job))
     return [] if first == wildcards.text_job else [paths.text_marker_path(first)]
+
+
+def tagged_text(wildcards):
+    """The caption statistics of a release wait for its first text job, and read its spaCy tags from the cache."""
+    first = first_text_job(wildcards.release)
+    return [paths.text_marker_path(first)] if first else []
 
 
 def text_files():

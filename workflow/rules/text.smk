@@ -28,6 +28,7 @@ rule prepare_text:
 rule text_stats:
     input:
         config=paths.config_path(paths.stats_config_name("{release}")),
+        tagged=tagged_text,
         data=lambda w: data_inputs(experiments.TEXT_STATS_DATASETS[w.release]),
         code=code_deps.cli_dependencies("taco.reports.text_stats"),
     output:
