@@ -15,6 +15,7 @@ each bootstrap ratio.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import functools
 from dataclasses import dataclass
 from functools import reduce
 
@@ -58,11 +59,21 @@ class Interval:
 
 
 def resample_weights(n_seeds: int, query_counts: Sequence[int], resamples: int = RESAMPLES,
-                     seed: int = RNG_SEED) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Bootstrap count weights: (resamples, n_seeds) for the seeds, and (resamples, n) per query group."""
+                     seed: int = RNG_SEED) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Bootstrap count weights: (resamples, n_seeds) for the seeds, and (resamples, n) per query group.
+    A function of its arguments alone: drawn once per process for each shape (a report's comparisons
+    share a few shapes) and returned read-only."""
+    return _drawn_weights(n_seeds, tuple(query_counts), resamples, seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _drawn_weights(n_seeds: int, query_counts: tuple[int, ...], resamples: int,
+                   seed: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     rng = np.random.default_rng(seed)
     seed_weights = rng.multinomial(n_seeds, np.full(n_seeds, 1.0 / n_seeds), size=resamples)
-    query_weights = [rng.multinomial(n, np.full(n, 1.0 / n), size=resamples) for n in query_counts]
+    query_weights = tuple(rng.multinomial(n, np.full(n, 1.0 / n), size=resamples) for n in query_counts)
+    for weights in (seed_weights, *query_weights):
+        weights.setflags(write=False)
     return seed_weights, query_weights
 
 

@@ -38,6 +38,17 @@ def test_vectorised_means_equal_a_naive_loop_over_the_same_resamples():
                                naive_means(matrix, seed_weights, query_weights), rtol=0, atol=1e-12)
 
 
+def test_weights_are_drawn_once_per_shape_as_a_fresh_generator_draws_them_and_are_read_only():
+    first = paired.resample_weights(3, [20, 30], resamples=50, seed=7)
+    assert paired.resample_weights(3, (20, 30), resamples=50, seed=7)[0] is first[0]
+    rng = np.random.default_rng(7)
+    np.testing.assert_array_equal(first[0], rng.multinomial(3, np.full(3, 1 / 3), size=50))
+    np.testing.assert_array_equal(first[1][0], rng.multinomial(20, np.full(20, 1 / 20), size=50))
+    np.testing.assert_array_equal(first[1][1], rng.multinomial(30, np.full(30, 1 / 30), size=50))
+    with pytest.raises(ValueError, match="read-only"):
+        first[1][1][0, 0] = 5
+
+
 def test_interval_equals_naive_percentiles_and_an_independent_bootstrap():
     rng = np.random.default_rng(0)
     a = {s: rng.normal(50, 20, size=60) + 3 * s for s in range(3)}
