@@ -89,6 +89,33 @@ def test_dry_run_of_the_smoke_profile_lists_the_grid(repo):
     assert trained == set(profiles.unique_runs(smoke))
 
 
+def test_evaluation_jobs_score_every_seed_and_caption_statistics_wait_for_the_tagged_text(repo):
+    output = snakemake(repo, "-n", "--configfile", "params/smoke.yaml").stdout
+    smoke = profiles.load_profile(ROOT / "params" / "smoke.yaml")
+    first_text_job = {}
+    for job in profiles.text_runs(smoke):
+        first_text_job.setdefault(experiments.DATASETS[experiments.text_job_dataset(job)].release, job)
+    evaluations = statistics = 0
+    for block in re.split(r"\n(?=(?:local)?rule \S+:\n)", output):
+        rule = re.match(r"(?:local)?rule (\S+):\n", block)
+        fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.MULTILINE))
+        if rule and rule.group(1) == "evaluate_retrieval":
+            wildcards = dict(item.split("=", 1) for item in fields["wildcards"].split(", "))
+            seeds = profiles.run_seeds(smoke, wildcards["run_id"])
+            assert len(seeds) == SMOKE_SEEDS
+            assert fields["output"].split(", ") == [
+                paths.evaluation_path(wildcards["run_id"], seed, wildcards["evaluation"]) for seed in seeds]
+            evaluations += 1
+        if rule and rule.group(1) == "text_stats":
+            release = dict(item.split("=", 1) for item in fields["wildcards"].split(", "))["release"]
+            markers = [path for path in fields["input"].split(", ") if path.startswith("results/text/")]
+            # a release no run needs text of (MSR-VTT in smoke) tags its captions itself
+            assert markers == ([paths.text_marker_path(first_text_job[release])] if release in first_text_job
+                               else []), release
+            statistics += 1
+    assert evaluations == 2 + 4 * 2 and statistics == 3
+
+
 def test_every_rule_has_a_log_and_a_benchmark_and_training_asks_for_a_gpu(repo):
     output = snakemake(repo, "-n", "--configfile", "params/smoke.yaml").stdout
     for block in re.split(r"\n(?=(?:local)?rule \S+:\n)", output):
