@@ -4,7 +4,7 @@
    (12 layers, d=768; randomly initialised from its published config, since no weights can be
    downloaded, which leaves the arithmetic unchanged), 1 video layer and 2 fusion layers at d=768,
    K=128 pairs of r152+s3d_hm features, L1+L2+L3 with cascade hard negatives K'=8, bf16 autocast,
-   fused Adam: steps/s, the step's floating-point operations (torch's FLOP counter, forward and
+   fused Adam (``taco.optim.FusedAdam``, so its CUDA path runs too): steps/s, the step's floating-point operations (torch's FLOP counter, forward and
    backward), achieved TFLOP/s against the card's measured bf16 matrix-product rate, peak memory.
    The same for the pretraining step (paper 4.3: batch 64, 4 video layers, S3D features).
 2. Fused evaluation (paper 3.4) of N texts x N videos with the ablation model: re-ranking each
@@ -29,6 +29,7 @@ from taco.config import EvalConfig, LossConfig, ModelConfig
 from taco.evaluate import EncodedSet, score_matrices
 from taco.features.extract import EXTRACTORS, _model_input
 from taco.model.taco_model import TacoModel
+from taco.optim import FusedAdam
 
 VIDEO_TOKENS, TEXT_TOKENS, VOCAB = 48, 30, 30522       # paper 4.3 token counts; BERT's wordpiece vocabulary
 FEATURE_DIMS = {"r152+s3d_hm": 2048 + 1024, "s3d_hm": 1024}   # ResNet-152 pool, S3D mixed_5c
@@ -79,7 +80,7 @@ def build(bert, video_layers, features, device):
 
 def training(model, args, device, ceiling, k, features, title):
     loss_fn = losses.TacoLoss(LossConfig(k_prime=8))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-5, fused=True)
+    optimizer = FusedAdam(model.parameters(), lr=1e-4, weight_decay=1e-5)
     batches = [random_inputs(k, device, FEATURE_DIMS[features], seed) for seed in range(4)]  # no cache-resident reuse
 
     def step(i):
@@ -88,7 +89,7 @@ def training(model, args, device, ceiling, k, features, title):
             x = model.encode_video(video, video_mask)
             y = model.encode_text(tokens, text_mask)
             loss = loss_fn(model, x.float(), video_mask, y.float(), text_mask, weights)["loss"]
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         return loss

@@ -160,7 +160,7 @@ class Trainer:
         video = self.model.encode_video(batch["video"], batch["video_mask"])
         text = self.model.encode_text(batch["text"], batch["text_mask"])
         loss = self.loss(self.model, video, batch["video_mask"], text, batch["text_mask"], batch["weights"])["loss"]
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
 

@@ -27,7 +27,8 @@ class FusedAdam:
         self.weight_decay = weight_decay
         self.state: dict[int, dict[str, torch.Tensor]] = {}
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
+    def zero_grad(self) -> None:
+        """Drop every gradient (as torch's ``zero_grad(set_to_none=True)``)."""
         for param in self.params:
             param.grad = None
 

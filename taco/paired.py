@@ -15,9 +15,8 @@ each bootstrap ratio.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-import functools
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 
 import numpy as np
 
@@ -66,7 +65,7 @@ def resample_weights(n_seeds: int, query_counts: Sequence[int], resamples: int =
     return _drawn_weights(n_seeds, tuple(query_counts), resamples, seed)
 
 
-@functools.lru_cache(maxsize=16)
+@lru_cache(maxsize=16)
 def _drawn_weights(n_seeds: int, query_counts: tuple[int, ...], resamples: int,
                    seed: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     rng = np.random.default_rng(seed)

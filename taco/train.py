@@ -295,7 +295,7 @@ def train(cfg: RunConfig, run_dir: str | Path, progress: bool = True, track: boo
                                 batch["weights"], generator=generator)
             if not torch.isfinite(terms["loss"]):
                 raise FloatingPointError(f"non-finite loss at step {step} in {run_dir}")
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             terms["loss"].backward()
             distributed.sum_gradients(model)
             if cfg.optim.grad_clip > 0:

@@ -30,7 +30,7 @@ def backward(model, x) -> None:
 
 def torch_steps(model, optimizer, schedule, xs) -> None:
     for x in xs:
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         backward(model, x)
         optimizer.step()
         schedule.step()
