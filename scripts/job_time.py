@@ -4,7 +4,7 @@ Every rule writes ``results/benchmarks/<stage>/...tsv`` (Snakemake's ``benchmark
 seconds ``s`` and peak resident memory ``max_rss`` in MB of the job's process tree). This prints, per
 stage, the job count, the job-seconds (the sum of the jobs' wall times, i.e. what the cores were busy
 with), their share, the slowest job and the largest peak memory of one job. On N cores the run cannot
-take less than job-seconds / N. Retrieval evaluations are split by kind (``evaluate/<kind>``).
+take less than job-seconds / N. Evaluations are split by kind (``evaluate/<kind>``).
 
 Usage: python scripts/job_time.py [results/benchmarks]
 """
@@ -31,12 +31,12 @@ class Stage:
 
 
 def stage_of(relative: Path) -> str:
-    """``train/<run>.tsv`` -> ``train``; ``evaluate/<run>/seed0/crosstask.tsv`` -> ``evaluate/crosstask``;
+    """``train/<run>.tsv`` -> ``train``; ``evaluate/<run>/seed0/coin_probe.tsv`` -> ``evaluate/coin_probe``;
     a file at the top (``report.tsv``, ``report_table3.tsv``) -> its name before any ``_``."""
     if len(relative.parts) == 1:
         return relative.stem.split("_")[0] if relative.stem.startswith("report") else relative.stem
     if relative.parts[0] == "evaluate":
-        return f"evaluate/{relative.stem.split('_')[0]}"
+        return f"evaluate/{relative.stem}"
     return relative.parts[0]
 
 

@@ -36,7 +36,7 @@ def test_stages_sum_their_jobs(tmp_path):
     # train: 2 jobs, 400 of the 500 job-seconds, slowest youcook2 (300 s), largest RSS 700 MiB
     assert table["train"] == ["2", "400", "80.0 %", "train/youcook2__taco (300)", "700"]
     assert table["evaluate/crosstask"][:3] == ["2", "60", "12.0 %"]
-    assert table["evaluate/coin"][:2] == ["1", "30"]
+    assert table["evaluate/coin_probe"][:2] == ["1", "30"]
     assert table["report"][:2] == ["2", "10"]
     assert table["all"][:3] == ["7", "500", "100 %"]
     assert list(table)[0] == "train"  # the costliest stage first
