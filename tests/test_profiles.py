@@ -235,7 +235,7 @@ def test_bad_params_are_refused_naming_the_key(edit, key, detail, tmp_path, monk
 @pytest.mark.parametrize("edit, message", [
     (lambda p: p.update(bogus=1, zzz=[1]),
      "unknown top-level keys 'bogus', 'zzz' (allowed: base, data, datasets, description, downstream, figure3,"
-     " finetune, grid, method_seeds, profile, seeds, tracking)"),
+     " finetune, grid, method_seeds, profile, schedule_sweep, seeds, tracking)"),
     (lambda p: p.update(seeds=1), "'seeds' must be of type array, not int 1"),
     (lambda p: p.update(data="x" * 200), "'data' must be of type object, not str '" + "x" * 56 + "..."),
 ])

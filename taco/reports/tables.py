@@ -257,7 +257,9 @@ def size_section(table: str, paper_tables: dict, sizes: Mapping | None, selected
 
 def render_retrieval_table(data: TableData, context: ReportContext, checks: Sequence[ClaimCheck],
                            sizes: Mapping | None, selected: set, against_probe: Sequence[ProbeCheck] = (),
-                           fused: tuple[int, Sequence[FusedCheck]] | None = None) -> str:
+                           fused: tuple[int, Sequence[FusedCheck]] | None = None, convergence: str = "") -> str:
+    """A retrieval table's report; ``convergence``: its rows below their validation plateau
+    (``taco.reports.convergence.convergence_section``)."""
     absent = absent_results(data)
     absent += sorted(f"probe `{p.probe.id}`: {p.result}" for rows in data.probes.values() for p in rows
                      if isinstance(p.result, str))
@@ -269,9 +271,15 @@ def render_retrieval_table(data: TableData, context: ReportContext, checks: Sequ
         *[retrieval_section(data, column) for column in table_columns(data)],
         size_section(data.table, {data.table: data.paper}, sizes, selected) if data.table == "table13" else "",
         claims_section(checks) or "No claim of this table can be checked: its other rows are peer methods.",
+        convergence,
         probe_section(against_probe),
         fused_section(fused) if fused is not None else "",
         document("## Missing results", "\n".join(f"- {line}" for line in absent)) if absent else "")
+
+
+def table_runs(data: TableData) -> set[experiments.Run]:
+    """The runs whose results the table shows."""
+    return {cell.cell.run for _, cells in data.rows for cell in cells.values() if cell.seeds}
 
 
 def render_table14(paper_tables: dict, context: ReportContext, sizes: Mapping | None, selected: set) -> str:

@@ -11,6 +11,7 @@ from taco import experiments, profiles
 from taco.atomic import write_bytes
 from taco.reports.cells import ProbeCheck
 from taco.reports.claims import REPRODUCED, VERDICTS, ClaimCheck
+from taco.reports.convergence import below_plateau, convergence_section
 from taco.reports.curves import CURVES_TITLE, render_training_curves, training_curves
 from taco.reports.figure3 import read_retrievals, render_figure3
 from taco.reports.dvc_files import (CURVE_TABLES, PAPER_VS_OURS, figure2_metrics, metrics_json, paper_vs_ours,
@@ -23,7 +24,8 @@ from taco.reports.inputs import (ItemKey, ReportError, ReportInputs, Results, ex
 from taco.reports.markdown import ReportContext, document, markdown_table, report_date, report_title
 from taco.reports.metrics_file import metrics_summary
 from taco.reports.summary import SUMMARY_FILE, summary_json, update_summary, verdict_summary
-from taco.reports.tables import build_tables, check_claims, probe_checks, render_retrieval_table, render_table14
+from taco.reports.tables import (build_tables, check_claims, probe_checks, render_retrieval_table, render_table14,
+                                 table_runs)
 from taco.reports.text_stats import IDF_DATASETS, render_figure4, render_table10
 from taco.reports.transfer import (figure2_checks, figure2_data, figure2_probe_checks, render_figure2, render_table9,
                                    table9_results)
@@ -60,10 +62,12 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path,
     sizes = read_json(inputs.model_sizes_path) if inputs.model_sizes_path.is_file() else None
     text_stats = read_text_stats(inputs.results_dir)
     curves = training_curves(profile, inputs.results_dir, expected)
+    below = below_plateau(profile)
 
     selected = set(profiles.selected_runs(profile))
     reports = {f"{table}.md": render_retrieval_table(data, context, checks[table], sizes, selected,
-                                                     against_probe[table], fused if table == "table11" else None)
+                                                     against_probe[table], fused if table == "table11" else None,
+                                                     convergence_section(table_runs(data), below))
                for table, data in tables.items()}
     reports["table10.md"] = render_table10(paper_tables, context, text_stats)
     reports["table14.md"] = render_table14(paper_tables, context, sizes, selected)

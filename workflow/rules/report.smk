@@ -29,6 +29,7 @@ rule report:
         probes=probe_files(),
         sizes=paths.MODEL_SIZES_PATH,
         text_stats=[paths.text_stats_path(release) for release in TEXT_STATS_RELEASES],
+        sweep=PROFILE.get("schedule_sweep", []),
         code=REPORT_CODE,
     output:
         # `snakemake --report report.html`: each report's HTML and figure with its caption, in the paper's order
