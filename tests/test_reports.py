@@ -491,3 +491,24 @@ def test_probe_command_writes_the_runs_format(tmp_path):
     assert found[probe].metrics["r1"] == data["metrics"]["probe/t2v_r1"]
     assert experiments.Probe.parse(probe.id) == probe
     assert experiments.Probe.parse("youcook2__s3d_hm__zero_shot") == experiments.Probe("youcook2", "s3d_hm", True)
+
+
+def test_reports_flag_rows_below_their_validation_plateau(profile_path, fabricated, tmp_path):
+    results, _ = fabricated
+    sweep = tmp_path / "sweep.json"   # taco.sweep's record: L3 alone had no plateau, TACo had one at 50 steps
+    sweep.write_text(json.dumps({"scratch": {
+        "steps": None, "plateaus": {"youcook2__r152+s3d_hm__v1__l3_random": None, "youcook2__r152+s3d_hm__v1__taco": 50},
+        "curves": {"youcook2__r152+s3d_hm__v1__l3_random": {"50": 40.0, "100": 60.0},
+                   "youcook2__r152+s3d_hm__v1__taco": {"50": 90.0, "100": 91.0}}}}))
+    values = yaml.safe_load(profile_path.read_text())
+    flagged = tmp_path / "flagged.yaml"
+    flagged.write_text(yaml.safe_dump({**values, "schedule_sweep": str(sweep)}))
+    readme = run_report(flagged, results, tmp_path / "flagged")
+    table3 = (tmp_path / "flagged" / "table3.md").read_text()
+    steps = values["base"]["optim"]["iterations"]
+    row = table_row(table3, "Below their validation plateau", "`l3_random` (scratch)")
+    assert row[1:3] == ["`youcook2__r152+s3d_hm__v1__l3_random`", str(steps)]
+    assert row[-1] == "`youcook2__r152+s3d_hm__v1__l3_random`"
+    assert "[table3.md](table3.md)" in readme.split("Below their validation plateau", 1)[1].split("\n", 1)[0]
+    plain = run_report(profile_path, results, tmp_path / "plain")
+    assert "Below their validation plateau" not in plain + (tmp_path / "plain" / "table3.md").read_text()

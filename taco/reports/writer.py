@@ -63,11 +63,12 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path,
     text_stats = read_text_stats(inputs.results_dir)
     curves = training_curves(profile, inputs.results_dir, expected)
     below = below_plateau(profile)
+    convergence = {table: convergence_section(table_runs(data), below) for table, data in tables.items()}
 
     selected = set(profiles.selected_runs(profile))
     reports = {f"{table}.md": render_retrieval_table(data, context, checks[table], sizes, selected,
                                                      against_probe[table], fused if table == "table11" else None,
-                                                     convergence_section(table_runs(data), below))
+                                                     convergence[table])
                for table, data in tables.items()}
     reports["table10.md"] = render_table10(paper_tables, context, text_stats)
     reports["table14.md"] = render_table14(paper_tables, context, sizes, selected)
@@ -94,7 +95,8 @@ def write_reports(profile_path: Path, inputs: ReportInputs, out_dir: Path,
 
     out_dir = Path(out_dir)
     files: dict[str, str | bytes] = {**figures, **reports}
-    files["README.md"] = render_readme(context, index, checks, results, expected, against_probe, fused)
+    files["README.md"] = render_readme(context, index, checks, results, expected, against_probe, fused,
+                                       sorted((t for t, section in convergence.items() if section), key=_report_order))
     files["metrics.json"] = json.dumps(metrics_summary(tables), indent=2, sort_keys=True) + "\n"
     for name in [*reports, "README.md"]:
         images = {image: figures[image] for image in figures if f"]({image})" in files[name]}
@@ -131,9 +133,11 @@ def verdict_counts(verdicts: Sequence[str]) -> str:
 
 def render_readme(context: ReportContext, index: Mapping[str, str], checks: Mapping[str, list[ClaimCheck]],
                   results: Results, expected: Mapping[ItemKey, str],
-                  against_probe: Mapping[str, Sequence[ProbeCheck]], fused: tuple[int, Sequence[FusedCheck]]) -> str:
+                  against_probe: Mapping[str, Sequence[ProbeCheck]], fused: tuple[int, Sequence[FusedCheck]],
+                  below_plateau: Sequence[str] = ()) -> str:
     """The index of every report with each table's verdicts (claims, their comparisons, rows against the
-    probe), the runs whose fused score is below a stage, and the absent results."""
+    probe), the reports with runs below their validation plateau, the runs whose fused score is below a
+    stage, and the absent results."""
     body = []
     for name in sorted(index, key=lambda n: (not n.startswith("table"), _report_order(n))):
         table_checks = checks.get(name.removesuffix(".md"), [])
@@ -149,6 +153,9 @@ def render_readme(context: ReportContext, index: Mapping[str, str], checks: Mapp
         f"({len({key[0] for key in expected})} runs, each over its seeds and evaluations).",
         markdown_table(["report", "content", "claims", "comparisons", "rows beating the probe"], body),
         CLAIM_RULE,
+        ("Some rows are below their validation plateau at the profile's schedule (a comparison against them "
+         "measures under-training too): see \"Below their validation plateau\" in "
+         + ", ".join(f"[{t}.md]({t}.md)" for t in below_plateau) + ".") if below_plateau else "",
         fused_sentence(*fused) + " See [table11.md](table11.md).",
         "Means of every reproduced cell: [metrics.json](metrics.json) (`dvc metrics show`). The same tables can be "
         "rebuilt from MLflow: `python -m taco report --from-mlflow ...`; browse the runs with `mlflow ui "
