@@ -57,6 +57,7 @@ for _report_name in report_targets.TABLE_ORDER:
         input:
             profile=f"{RESULTS}/profile.yaml",
             **report_targets.table_inputs(PROFILE, _report_name),
+            sweep=PROFILE.get("schedule_sweep", []),
             code=REPORT_CODE,
         output:
             report_outputs(report_targets.report_files(_report_name)),
