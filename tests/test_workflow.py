@@ -18,7 +18,8 @@ from taco import experiments, paths, profiles
 from taco.reports import dvc_files
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "dvc.yaml", "params.yaml", ".dvcignore", "workflow", "params", "taco")
+WORKFLOW_FILES = ("Snakefile", "dvc.yaml", "params.yaml", ".dvcignore", "workflow", "params", "taco",
+                  "docs/schedule_sweep.json")   # a dep of DVC's report stage
 VENV_BIN = Path(sys.executable).parent
 SMOKE_RUNS = 19          # hand count in test_experiments.test_shipped_profiles_and_their_grids
 SMOKE_SEEDS = 2
@@ -32,6 +33,7 @@ def copy_repository(destination: Path) -> Path:
         if source.is_dir():
             shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
     return destination
 
@@ -168,7 +170,7 @@ def test_bad_params_fail_before_any_job_naming_the_key(repo, edit, key):
 
 
 ALLOWED_TOP_LEVEL = ("(allowed: base, data, datasets, description, downstream, figure3, finetune, grid, method_seeds,"
-                     " profile, seeds, tracking)")
+                     " profile, schedule_sweep, seeds, tracking)")
 
 
 @pytest.mark.parametrize("how, expected", [

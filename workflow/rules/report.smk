@@ -29,7 +29,7 @@ rule report:
         probes=probe_files(),
         sizes=paths.MODEL_SIZES_PATH,
         text_stats=[paths.text_stats_path(release) for release in TEXT_STATS_RELEASES],
-        sweep=PROFILE.get("schedule_sweep", []),
+        sweep=PROFILE.get("schedule_sweep") or [],
         code=REPORT_CODE,
     output:
         # `snakemake --report report.html`: each report's HTML and figure with its caption, in the paper's order
@@ -57,7 +57,7 @@ for _report_name in report_targets.TABLE_ORDER:
         input:
             profile=f"{RESULTS}/profile.yaml",
             **report_targets.table_inputs(PROFILE, _report_name),
-            sweep=PROFILE.get("schedule_sweep", []),
+            sweep=PROFILE.get("schedule_sweep") or [],
             code=REPORT_CODE,
         output:
             report_outputs(report_targets.report_files(_report_name)),
