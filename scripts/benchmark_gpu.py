@@ -4,8 +4,9 @@
    (12 layers, d=768; randomly initialised from its published config, since no weights can be
    downloaded, which leaves the arithmetic unchanged), 1 video layer and 2 fusion layers at d=768,
    K=128 pairs of r152+s3d_hm features, L1+L2+L3 with cascade hard negatives K'=8, bf16 autocast,
-   fused Adam (``taco.optim.FusedAdam``, so its CUDA path runs too): steps/s, the step's floating-point operations (torch's FLOP counter, forward and
-   backward), achieved TFLOP/s against the card's measured bf16 matrix-product rate, peak memory.
+   fused Adam (``taco.optim.FusedAdam``, so its CUDA path runs too): steps/s, the step's
+   floating-point operations (torch's FLOP counter, forward and backward), achieved TFLOP/s against
+   the card's measured bf16 matrix-product rate, peak memory.
    The same for the pretraining step (paper 4.3: batch 64, 4 video layers, S3D features).
 2. Fused evaluation (paper 3.4) of N texts x N videos with the ablation model: re-ranking each
    query's top-k against every pair through the fusion layers, in bf16: time, TFLOP/s, peak memory.

@@ -29,9 +29,11 @@ from pathlib import Path
 import yaml
 
 from taco import config as config_module
-from taco import paths, profiles
+from taco import experiments, paths, profiles
 from taco.atomic import write_json, write_text
 
+STAGES = ("scratch", "pretrain", "finetune")
+"""The schedules a profile has, each swept on its own representatives: the keys of the sweep's record."""
 TOLERANCE = 0.03
 WARMUP_SHARE = 0.1
 EVALUATIONS_PER_RUN = 8
@@ -55,6 +57,13 @@ class Candidate:
     @property
     def name(self) -> str:
         return f"steps{self.steps}_lr{self.lr:g}_{'pre' if self.norm_first else 'post'}norm"
+
+
+def stage_of(run: experiments.Run) -> str:
+    """The schedule ``run`` trains with: pretraining, finetuning or from scratch."""
+    if run.dataset == experiments.PRETRAIN_DATASET:
+        return "pretrain"
+    return "finetune" if run.finetuned else "scratch"
 
 
 def plateau_steps(curve: dict[int, float], tolerance: float = TOLERANCE) -> int | None:
@@ -147,7 +156,7 @@ def markdown(result: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m taco.sweep", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", type=Path, default=Path("params/default.yaml"), help="params profile")
-    parser.add_argument("--stage", choices=("scratch", "pretrain", "finetune"), default="scratch",
+    parser.add_argument("--stage", choices=STAGES, default="scratch",
                         help="which schedule to sweep (default: %(default)s)")
     parser.add_argument("--runs", nargs="+", required=True, help="representative run ids (seed 0)")
     parser.add_argument("--lrs", nargs="+", type=float, default=[1e-3, 3e-3], help="peak learning rates")

@@ -16,8 +16,7 @@ from pathlib import Path
 from taco import experiments, profiles
 from taco.reports.inputs import ReportError, read_json
 from taco.reports.markdown import document, markdown_table
-
-SWEEP_STAGES = ("scratch", "pretrain", "finetune")
+from taco.sweep import STAGES, stage_of
 
 
 @dataclass(frozen=True)
@@ -33,12 +32,6 @@ class BelowPlateau:
     doubled: float | None
 
 
-def stage_of(run: experiments.Run) -> str:
-    if run.dataset == experiments.PRETRAIN_DATASET:
-        return "pretrain"
-    return "finetune" if run.finetuned else "scratch"
-
-
 def below_plateau(profile: Mapping) -> list[BelowPlateau]:
     """Every representative of the profile's schedule sweep whose plateau lies beyond the steps the
     profile trains it for (none without a ``schedule_sweep`` file)."""
@@ -49,7 +42,7 @@ def below_plateau(profile: Mapping) -> list[BelowPlateau]:
         raise ReportError(f"schedule_sweep '{path}' of the profile does not exist (python -m taco.sweep writes it)")
     sweep = read_json(Path(path))
     found = []
-    for stage in SWEEP_STAGES:
+    for stage in STAGES:
         record = sweep.get(stage)
         if record is None:
             continue
